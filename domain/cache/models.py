@@ -1,0 +1,20 @@
+from tortoise import fields
+from tortoise.models import Model
+
+from domain.base import environment_fk
+
+
+class CacheChange(Model):
+    """Change feed that keeps every process in-memory caches fresh: writers upsert one row per
+    changed thing (scope + ref) in their transaction, each process polls rows changed recently."""
+
+    id = fields.BigIntField(pk=True)
+    environment = environment_fk()
+    scope = fields.CharField(max_length=20)
+    ref_id = fields.CharField(max_length=40)
+    changed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "cache_change"
+        unique_together = (("environment", "scope", "ref_id"),)
+        indexes = (("changed_at",),)

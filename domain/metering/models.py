@@ -1,0 +1,70 @@
+"""Stored events, idempotency keys and the per-window usage counters checks read."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from domain.base import environment_fk
+from domain import ids
+
+EVENT_TYPES = ("identify", "track", "flag_check")
+EVENT_STATUSES = ("processed", "failed")
+
+
+class Event(Model):
+    """Append-only record of every accepted event and how its processing ended."""
+
+    id = fields.CharField(pk=True, max_length=40, default=ids.new_event_id)
+    environment = environment_fk()
+    event_type = fields.CharField(max_length=20)
+    event_name = fields.CharField(max_length=200, null=True)
+    raw_event_name = fields.CharField(max_length=500, null=True)
+    company = fields.ForeignKeyField("models.Company", related_name=False, null=True, on_delete=fields.SET_NULL)
+    user = fields.ForeignKeyField("models.User", related_name=False, null=True, on_delete=fields.SET_NULL)
+    quantity = fields.BigIntField(default=1)
+    body: dict = fields.JSONField(default=dict)
+    idempotency_key = fields.CharField(max_length=200)
+    source = fields.CharField(max_length=20)
+    status = fields.CharField(max_length=20)
+    error = fields.TextField(null=True)
+    backfill = fields.BooleanField(default=False)
+    captured_at = fields.DatetimeField()
+    received_at = fields.DatetimeField()
+
+    class Meta:
+        table = "event"
+        indexes = (("environment_id", "captured_at"), ("company_id", "event_name", "captured_at"))
+
+
+class IdempotencyKey(Model):
+    """Seen idempotency keys, the unique constraint is what makes ingestion exactly-once.
+    Pruned after the configured retention."""
+
+    id = fields.BigIntField(pk=True)
+    environment = environment_fk()
+    key = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "idempotency_key"
+        unique_together = (("environment", "key"),)
+        indexes = (("created_at",),)
+
+
+class UsageCounter(Model):
+    """Usage of one event name by one company or user in one window of one period.
+    Incremented by set-based upserts at ingestion, floored at zero."""
+
+    id = fields.BigIntField(pk=True)
+    environment = environment_fk()
+    entity_id = fields.CharField(max_length=40)
+    event_name = fields.CharField(max_length=200)
+    period = fields.CharField(max_length=20)
+    month_reset = fields.CharField(max_length=20)
+    window_start = fields.DatetimeField()
+    value = fields.BigIntField(default=0)
+    captured_at_min = fields.DatetimeField(null=True)
+    captured_at_max = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "usage_counter"
+        unique_together = (("entity_id", "event_name", "period", "month_reset", "window_start"),)
