@@ -1,7 +1,12 @@
 """Database configuration and the transaction boundary."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
+from domain.cache import changes
 from domain.settings import get_settings
 
 MODEL_MODULES = [
@@ -31,3 +36,17 @@ def tortoise_config(db_url: str | None = None) -> dict[str, Any]:
 
 # Read by the `tortoise` migration CLI (see [tool.tortoise] in pyproject.toml).
 TORTOISE_ORM = tortoise_config()
+
+
+@asynccontextmanager
+async def unit_of_work() -> AsyncIterator[None]:
+    """The transaction boundary of one request or job. Services never commit; this does, and only
+    after the commit are the in-memory caches of this process invalidated."""
+    token = changes.begin_collecting()
+    committed = False
+    try:
+        async with in_transaction():
+            yield
+        committed = True
+    finally:
+        changes.finish_collecting(token, committed=committed)

@@ -4,6 +4,7 @@ One named function per prefix, because migrations record field defaults by impor
 
 from ulid import ULID
 
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{ULID()}"
 

@@ -8,7 +8,7 @@ class CacheChange(Model):
     """Change feed that keeps every process in-memory caches fresh: writers upsert one row per
     changed thing (scope + ref) in their transaction, each process polls rows changed recently."""
 
-    id = fields.BigIntField(pk=True)
+    id = fields.BigIntField(primary_key=True)
     environment = environment_fk()
     scope = fields.CharField(max_length=20)
     ref_id = fields.CharField(max_length=40)

@@ -2,8 +2,8 @@
 
 from tortoise import fields
 
-from domain.base import TimestampedModel, environment_fk
 from domain import ids
+from domain.base import TimestampedModel, environment_fk
 
 FEATURE_TYPES = ("boolean", "event", "trait")
 PLAN_TYPES = ("plan", "add_on")
@@ -15,7 +15,7 @@ OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "is_empty", "not_empty")
 
 
 class Feature(TimestampedModel):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_feature_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_feature_id)
     environment = environment_fk()
     name = fields.CharField(max_length=200)
     description = fields.TextField(default="")
@@ -36,7 +36,7 @@ class Feature(TimestampedModel):
 class Flag(TimestampedModel):
     """The flag of a feature shares the key of its feature, standalone flags have no feature."""
 
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_flag_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_flag_id)
     environment = environment_fk()
     key = fields.CharField(max_length=200)
     name = fields.CharField(max_length=200)
@@ -57,7 +57,7 @@ class Rule(TimestampedModel):
     """A client-managed rule (standard, default, global_override). Entitlement and override rules
     are not stored: they are compiled from plan entitlements and company overrides."""
 
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_rule_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_rule_id)
     environment = environment_fk()
     flag: fields.ForeignKeyRelation[Flag] = fields.ForeignKeyField(
         "models.Flag", related_name="rules", on_delete=fields.CASCADE
@@ -74,7 +74,7 @@ class Rule(TimestampedModel):
 
 
 class ConditionGroup(TimestampedModel):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_condition_group_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_condition_group_id)
     environment = environment_fk()
     rule: fields.ForeignKeyRelation[Rule] = fields.ForeignKeyField(
         "models.Rule", related_name="condition_groups", on_delete=fields.CASCADE
@@ -86,7 +86,7 @@ class ConditionGroup(TimestampedModel):
 
 
 class Condition(TimestampedModel):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_condition_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_condition_id)
     environment = environment_fk()
     rule: fields.ForeignKeyRelation[Rule] = fields.ForeignKeyField(
         "models.Rule", related_name="conditions", on_delete=fields.CASCADE
@@ -117,7 +117,7 @@ class Condition(TimestampedModel):
 
 
 class Plan(TimestampedModel):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_plan_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_plan_id)
     environment = environment_fk()
     name = fields.CharField(max_length=200)
     description = fields.TextField(default="")
@@ -162,7 +162,7 @@ class GrantValueFields(TimestampedModel):
 
 
 class PlanEntitlement(GrantValueFields):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_plan_entitlement_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_plan_entitlement_id)
     plan: fields.ForeignKeyRelation[Plan] = fields.ForeignKeyField(
         "models.Plan", related_name="entitlements", on_delete=fields.CASCADE
     )

@@ -2,15 +2,15 @@
 
 from tortoise import fields
 
-from domain.base import TimestampedModel, environment_fk
 from domain import ids
+from domain.base import TimestampedModel, environment_fk
 
 ENTITY_TYPES = ("company", "user")
 TRAIT_TYPES = ("string", "number", "boolean", "date", "url", "currency")
 
 
 class Company(TimestampedModel):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_company_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_company_id)
     environment = environment_fk()
     name = fields.CharField(max_length=500, default="")
     logo_url = fields.CharField(max_length=1000, null=True)
@@ -25,7 +25,7 @@ class Company(TimestampedModel):
 
 
 class User(TimestampedModel):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_user_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_user_id)
     environment = environment_fk()
     name = fields.CharField(max_length=500, default="")
     last_seen_at = fields.DatetimeField(null=True)
@@ -36,7 +36,7 @@ class User(TimestampedModel):
 
 
 class CompanyKey(TimestampedModel):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_company_key_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_company_key_id)
     environment = environment_fk()
     company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
         "models.Company", related_name="keys", on_delete=fields.CASCADE
@@ -50,7 +50,7 @@ class CompanyKey(TimestampedModel):
 
 
 class UserKey(TimestampedModel):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_user_key_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_user_key_id)
     environment = environment_fk()
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="keys", on_delete=fields.CASCADE
@@ -66,7 +66,7 @@ class UserKey(TimestampedModel):
 class TraitDefinition(TimestampedModel):
     """The name and type of a trait. Created explicitly, or on first sight typed from the JSON value."""
 
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_trait_definition_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_trait_definition_id)
     environment = environment_fk()
     entity_type = fields.CharField(max_length=10)
     name = fields.CharField(max_length=200)
@@ -96,7 +96,7 @@ class TraitValueFields(TimestampedModel):
 
 
 class CompanyTrait(TraitValueFields):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_company_trait_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_company_trait_id)
     company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
         "models.Company", related_name="trait_values", on_delete=fields.CASCADE
     )
@@ -107,7 +107,7 @@ class CompanyTrait(TraitValueFields):
 
 
 class UserTrait(TraitValueFields):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_user_trait_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_user_trait_id)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="trait_values", on_delete=fields.CASCADE
     )
@@ -118,7 +118,7 @@ class UserTrait(TraitValueFields):
 
 
 class CompanyMembership(TimestampedModel):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_membership_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_membership_id)
     environment = environment_fk()
     company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
         "models.Company", related_name="memberships", on_delete=fields.CASCADE

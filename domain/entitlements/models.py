@@ -2,9 +2,9 @@
 
 from tortoise import fields
 
+from domain import ids
 from domain.base import TimestampedModel
 from domain.catalog.models import GrantValueFields
-from domain import ids
 
 BASE_SLOT = "base"
 
@@ -13,7 +13,7 @@ class CompanyPlan(TimestampedModel):
     """A plan a company is on. `slot` is "base" for the base plan and the plan id for an add-on,
     so a unique (company, slot) guarantees one base plan and no duplicate add-on, race-free."""
 
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_company_plan_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_company_plan_id)
     environment = fields.ForeignKeyField("models.Environment", related_name=False, on_delete=fields.CASCADE)
     company = fields.ForeignKeyField("models.Company", related_name="plan_assignments", on_delete=fields.CASCADE)
     plan = fields.ForeignKeyField("models.Plan", related_name="assignments", on_delete=fields.RESTRICT)
@@ -26,7 +26,7 @@ class CompanyPlan(TimestampedModel):
 
 
 class CompanyOverride(GrantValueFields):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_company_override_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_company_override_id)
     company = fields.ForeignKeyField("models.Company", related_name="overrides", on_delete=fields.CASCADE)
     feature = fields.ForeignKeyField("models.Feature", related_name="company_overrides", on_delete=fields.CASCADE)
     expires_at = fields.DatetimeField(null=True)

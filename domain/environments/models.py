@@ -1,7 +1,7 @@
 from tortoise import fields
 
-from domain.base import TimestampedModel, environment_fk
 from domain import ids
+from domain.base import TimestampedModel, environment_fk
 
 ENVIRONMENT_TYPES = ("development", "staging", "production")
 KEY_KINDS = ("secret", "publishable", "segment")
@@ -10,7 +10,7 @@ KEY_KINDS = ("secret", "publishable", "segment")
 class Account(TimestampedModel):
     """One account per installation, whose id appears in rule payloads and webhook envelopes."""
 
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_account_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_account_id)
     name = fields.CharField(max_length=200)
 
     class Meta:
@@ -18,7 +18,7 @@ class Account(TimestampedModel):
 
 
 class Environment(TimestampedModel):
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_environment_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_environment_id)
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="environments", on_delete=fields.RESTRICT
     )
@@ -34,7 +34,7 @@ class ApiKey(TimestampedModel):
     """An API key (secret or publishable) or a Segment write key. Only a SHA-256 hash of the key is
     stored: keys are 32 random bytes, so a fast hash is enough and lookups stay O(1)."""
 
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_api_key_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_api_key_id)
     environment = environment_fk()
     name = fields.CharField(max_length=200)
     description = fields.TextField(default="")

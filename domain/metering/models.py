@@ -3,8 +3,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
-from domain.base import environment_fk
 from domain import ids
+from domain.base import environment_fk
 
 EVENT_TYPES = ("identify", "track", "flag_check")
 EVENT_STATUSES = ("processed", "failed")
@@ -13,7 +13,7 @@ EVENT_STATUSES = ("processed", "failed")
 class Event(Model):
     """Append-only record of every accepted event and how its processing ended."""
 
-    id = fields.CharField(pk=True, max_length=40, default=ids.new_event_id)
+    id = fields.CharField(primary_key=True, max_length=40, default=ids.new_event_id)
     environment = environment_fk()
     event_type = fields.CharField(max_length=20)
     event_name = fields.CharField(max_length=200, null=True)
@@ -39,7 +39,7 @@ class IdempotencyKey(Model):
     """Seen idempotency keys, the unique constraint is what makes ingestion exactly-once.
     Pruned after the configured retention."""
 
-    id = fields.BigIntField(pk=True)
+    id = fields.BigIntField(primary_key=True)
     environment = environment_fk()
     key = fields.CharField(max_length=200)
     created_at = fields.DatetimeField()
@@ -54,7 +54,7 @@ class UsageCounter(Model):
     """Usage of one event name by one company or user in one window of one period.
     Incremented by set-based upserts at ingestion, floored at zero."""
 
-    id = fields.BigIntField(pk=True)
+    id = fields.BigIntField(primary_key=True)
     environment = environment_fk()
     entity_id = fields.CharField(max_length=40)
     event_name = fields.CharField(max_length=200)

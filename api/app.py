@@ -1,0 +1,108 @@
+"""The ASGI application."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from tortoise import Tortoise
+from tortoise.contrib.starlette import RegisterTortoise
+
+from api.http import JSONResponse, domain_error_response, error_response
+from api.logging import configure_logging
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from domain.cache.changes import ChangeFeedPoller
+from domain.db import tortoise_config
+from domain.errors import DomainError
+from domain.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        await Tortoise.get_connection("default").execute_query("SELECT 1")
+    except Exception as exc:
+        log.warning("readiness check failed", error=str(exc))
+        return JSONResponse({"status": "unavailable", "error": "database unreachable"}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return domain_error_response(exc)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", path=request.url.path, exc_info=exc)
+    return error_response(500, "Server error")
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return error_response(404, f"no route {request.method} {request.url.path}")
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    return error_response(405, f"method {request.method} not allowed on {request.url.path}")
+
+
+def routes(settings: Settings) -> list[BaseRoute]:
+    from api.graphql.app import graphql_routes
+    from api.rest import rest_routes
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        *graphql_routes(settings),
+        *rest_routes(),
+    ]
+
+
+def create_app(settings: Settings | None = None, *, generate_schemas: bool = False) -> Starlette:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    poller = ChangeFeedPoller(settings.cache_poll_interval)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        config = tortoise_config(settings.database_url)
+        if Tortoise._inited:  # tests initialise the ORM themselves
+            poller.start()
+            yield
+            await poller.stop()
+            return
+        async with RegisterTortoise(app, config=config, generate_schemas=generate_schemas):
+            poller.start()
+            yield
+            await poller.stop()
+
+    app = Starlette(
+        routes=routes(settings),
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),
+        ],
+        exception_handlers={
+            DomainError: _domain_error,
+            Exception: _server_error,
+            404: _not_found,
+            405: _method_not_allowed,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.poller = poller
+    return app
+
+
+def app_factory() -> Starlette:
+    """Entry point for uvicorn (`--factory api.app:app_factory`)."""
+    return create_app()

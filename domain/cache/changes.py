@@ -1,0 +1,133 @@
+"""Cross-process cache invalidation.
+
+Writers call `record_change` inside their transaction: it upserts a `cache_change` row and queues a
+local invalidation that `unit_of_work` applies once the transaction has committed. Every process runs
+a `ChangeFeedPoller` that reads rows changed recently and invalidates its own caches, so a write made
+through one process reaches checks in every other within a poll interval or two."""
+
+import asyncio
+import contextvars
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+import structlog
+from tortoise import Tortoise
+
+from domain.cache.models import CacheChange
+from domain.timeutil import utcnow
+
+log = structlog.get_logger(__name__)
+
+Listener = Callable[[str, str, str], None]  # (environment_id, scope, ref_id)
+
+_listeners: list[Listener] = []
+_pending: contextvars.ContextVar[list[tuple[str, str, str]] | None] = contextvars.ContextVar(
+    "pending_invalidations", default=None
+)
+
+ENVIRONMENT = "environment"  # the catalog of an environment: flags, rules, plans, entitlements
+COMPANY = "company"
+USER = "user"
+API_KEY = "api_key"
+
+
+def subscribe(listener: Listener) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def invalidate_locally(environment_id: str, scope: str, ref_id: str) -> None:
+    for listener in _listeners:
+        listener(environment_id, scope, ref_id)
+
+
+async def record_change(environment_id: str, scope: str, ref_id: str) -> None:
+    await record_changes(environment_id, scope, [ref_id])
+
+
+async def record_changes(environment_id: str, scope: str, ref_ids: Iterable[str]) -> None:
+    refs = sorted(set(ref_ids))
+    if not refs:
+        return
+    now = utcnow()
+    await CacheChange.bulk_create(
+        [CacheChange(environment_id=environment_id, scope=scope, ref_id=ref, changed_at=now) for ref in refs],
+        on_conflict=["environment_id", "scope", "ref_id"],
+        update_fields=["changed_at"],
+    )
+    pending = _pending.get()
+    if pending is None:  # no unit of work: the caller commits itself (or autocommit)
+        for ref in refs:
+            invalidate_locally(environment_id, scope, ref)
+    else:
+        pending.extend((environment_id, scope, ref) for ref in refs)
+
+
+def begin_collecting() -> contextvars.Token:
+    return _pending.set([])
+
+
+def finish_collecting(token: contextvars.Token, *, committed: bool) -> None:
+    pending = _pending.get() or []
+    _pending.reset(token)
+    if committed:
+        for environment_id, scope, ref in pending:
+            invalidate_locally(environment_id, scope, ref)
+
+
+class ChangeFeedPoller:
+    """Polls the change feed. Rows are read with a lookback window so that a transaction that
+    committed late (its changed_at older than the previous poll) is still seen; applying an
+    invalidation twice is harmless."""
+
+    def __init__(self, interval: float, lookback: float = 5.0) -> None:
+        self.interval = interval
+        self.lookback = timedelta(seconds=lookback)
+        self._task: asyncio.Task[None] | None = None
+        self._seen: dict[tuple[str, str, str], object] = {}
+
+    async def poll_once(self) -> int:
+        since = utcnow() - self.lookback
+        rows = await CacheChange.filter(changed_at__gte=since).values_list(
+            "environment_id", "scope", "ref_id", "changed_at"
+        )
+        fresh = 0
+        seen: dict[tuple[str, str, str], object] = {}
+        for environment_id, scope, ref_id, changed_at in rows:
+            key = (environment_id, scope, ref_id)
+            seen[key] = changed_at
+            if self._seen.get(key) != changed_at:
+                invalidate_locally(environment_id, scope, ref_id)
+                fresh += 1
+        self._seen = seen
+        return fresh
+
+    async def prune(self, older_than: timedelta = timedelta(hours=1)) -> None:
+        await CacheChange.filter(changed_at__lt=utcnow() - older_than).delete()
+
+    async def _run(self) -> None:
+        polls = 0
+        while True:
+            try:
+                await self.poll_once()
+                polls += 1
+                if polls % 10_000 == 0:
+                    await self.prune()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be briefly unreachable; keep polling
+                log.warning("change feed poll failed", exc_info=True)
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> None:
+        if self._task is None and Tortoise._inited:
+            self._task = asyncio.create_task(self._run(), name="change-feed-poller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None

@@ -1,0 +1,19 @@
+import httpx
+
+from tests.conftest import GraphQL, Keys
+
+
+async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_graphql_requires_a_key(client: httpx.AsyncClient) -> None:
+    response = await client.post("/graphql", json={"query": "{ environment { name } }"}, headers={"X-Schematic-Api-Key": ""})
+    assert response.status_code == 401
+    assert "missing API key" in response.json()["error"]
+
+
+async def test_environment_query(gql: GraphQL, keys: Keys) -> None:
+    data = await gql.ok("{ environment { name environmentType } }")
+    assert data["environment"] == {"name": "development", "environmentType": "development"}
