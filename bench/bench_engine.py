@@ -34,9 +34,15 @@ REGION = TraitRef("tr_region", "region", "company", "string")
 def grant(fid: str, source: str, value_type: str, feature: FeatureSpec, **kw: object) -> GrantSpec:
     scope = (PLAN, "Pro") if source == "plan" else (COMPANY, "Acme")
     return GrantSpec(
-        id=f"{fid}_{source}", source=source, scope_id=scope[0], scope_name=scope[1],  # type: ignore[arg-type]
-        feature=feature, value_type=value_type, rule_id=f"r_{fid}_{source}",
-        rule_id_usage_exceeded=f"rx_{fid}_{source}", **kw,  # type: ignore[arg-type]
+        id=f"{fid}_{source}",
+        source=source,
+        scope_id=scope[0],
+        scope_name=scope[1],  # type: ignore[arg-type]
+        feature=feature,
+        value_type=value_type,
+        rule_id=f"r_{fid}_{source}",
+        rule_id_usage_exceeded=f"rx_{fid}_{source}",
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -53,17 +59,19 @@ def build_flags() -> dict[str, PreparedRules]:
     api = FeatureSpec("feat_api", "api-calls", "event", event_subtype="api-call")
     rules = [
         *compile_grant(grant("api", "plan", "numeric", api, value_numeric=1000, metric_period="current_month")),
-        *compile_grant(grant("api", "override", "numeric", api, value_numeric=5000,
-                             metric_period="current_month")),
+        *compile_grant(grant("api", "override", "numeric", api, value_numeric=5000, metric_period="current_month")),
         standard("s_api_tier", 1, Condition("c1", "trait", "eq", trait=TIER, trait_value="enterprise")),
         standard("s_api_roll", 2, Condition("c2", "trait", "not_empty", trait=REGION), rollout=30),
         default("api"),
     ]
     flags = {"api-calls": PreparedRules(rules)}
     seats = FeatureSpec("feat_seats", "seats", "trait", usage_trait=SEATS)
-    flags["seats"] = PreparedRules([
-        *compile_grant(grant("seats", "plan", "numeric", seats, value_numeric=25)), default("seats"),
-    ])
+    flags["seats"] = PreparedRules(
+        [
+            *compile_grant(grant("seats", "plan", "numeric", seats, value_numeric=25)),
+            default("seats"),
+        ]
+    )
     for i in range(18):
         key = f"flag-{i}"
         feat = FeatureSpec(f"feat_{i}", key, "boolean")
@@ -71,19 +79,22 @@ def build_flags() -> dict[str, PreparedRules]:
         if i % 3 == 0:
             rs += compile_grant(grant(key, "plan", "boolean", feat, value_bool=True))
         elif i % 3 == 1:
-            rs.append(standard(f"s_{key}", 1, Condition(f"c_{key}", "trait", "eq", trait=TIER,
-                                                         trait_value="enterprise")))
+            rs.append(
+                standard(f"s_{key}", 1, Condition(f"c_{key}", "trait", "eq", trait=TIER, trait_value="enterprise"))
+            )
         else:
-            rs.append(standard(f"s_{key}", 1, Condition(f"c_{key}", "plan", "eq", resource_ids=(ADDON,)),
-                               rollout=50))
+            rs.append(standard(f"s_{key}", 1, Condition(f"c_{key}", "plan", "eq", resource_ids=(ADDON,)), rollout=50))
         flags[key] = PreparedRules(rs)
     return flags
 
 
-def build_company(api_usage: int) -> CompanyContext:
+def build_company(api_usage: int, on_plans: bool = True) -> CompanyContext:
     metrics = {("api-call", "current_month", "first_of_month"): api_usage}
+    plans = (PLAN, ADDON) if on_plans else ()
     return CompanyContext(
-        id=COMPANY, base_plan_id=PLAN, plan_ids=frozenset({PLAN, ADDON}),
+        id=COMPANY if on_plans else "comp_other",
+        base_plan_id=PLAN if on_plans else None,
+        plan_ids=frozenset(plans),
         traits={"tier": "growth", "seats_used": "12", "region": "eu"},
         metric=lambda s, p, r: metrics.get((s, p, r), 0),
     )
@@ -115,33 +126,46 @@ def main() -> None:
 
     def case(key: str, company: CompanyContext | None) -> Callable[[], object]:
         prepared = flags[key]
-        return lambda: evaluate(flag_key=key, flag_id=key, default_value=False, rules=prepared,
-                                company=company, user=user, now=NOW)
+        return lambda: evaluate(
+            flag_key=key, flag_id=key, default_value=False, rules=prepared, company=company, user=user, now=NOW
+        )
 
     keys = list(flags)
 
     def all_flags() -> None:  # one bulk check: every flag once
         for key in keys:
-            evaluate(flag_key=key, flag_id=key, default_value=False, rules=flags[key],
-                     company=light, user=user, now=NOW)
+            evaluate(
+                flag_key=key, flag_id=key, default_value=False, rules=flags[key], company=light, user=user, now=NOW
+            )
 
-    light, heavy, outsider = build_company(300), build_company(7000), None
+    # outsider: on no plan, so every entitlement rule fails and the rollout hash is computed.
+    light, heavy, outsider = build_company(300), build_company(7000), build_company(0, on_plans=False)
     raw_rules = tuple(flags["api-calls"])
     cases: list[tuple[str, Callable[[], object], int]] = [
         ("baseline: dict lookup in a function", baseline, 1),
         ("api-calls, override allow (group 2)", case("api-calls", light), 1),
         ("api-calls, usage exceeded (group 4)", case("api-calls", heavy), 1),
-        ("api-calls, no company: rollout + default", case("api-calls", outsider), 1),
+        ("api-calls, worst case: rollout hash, default", case("api-calls", outsider), 1),
         ("seats, trait limit (group 3)", case("seats", light), 1),
         ("all 20 flags (bulk check), per flag", all_flags, len(keys)),
-        ("api-calls from raw rules (no cache)",
-         lambda: evaluate(flag_key="api-calls", flag_id="api-calls", default_value=False, rules=raw_rules,
-                          company=light, user=user, now=NOW), 1),
+        (
+            "api-calls from raw rules (no cache)",
+            lambda: evaluate(
+                flag_key="api-calls",
+                flag_id="api-calls",
+                default_value=False,
+                rules=raw_rules,
+                company=light,
+                user=user,
+                now=NOW,
+            ),
+            1,
+        ),
     ]
     timed(baseline, calls // 10)  # warm-up
     base_ns = timed(baseline, calls)
     print(f"calls per case: {calls:,}")
-    print(f"{'case':<44} {'µs/call':>9} {'× baseline':>11}")
+    print(f"{'case':<44} {'µs/call':>9} {'x baseline':>11}")
     print("-" * 66)
     for name, fn, per in cases:
         ns = base_ns if fn is baseline else timed(fn, max(1, calls // per)) / per

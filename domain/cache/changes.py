@@ -107,6 +107,8 @@ class ChangeFeedPoller:
 
     async def _run(self) -> None:
         polls = 0
+        last_warning = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 await self.poll_once()
@@ -115,8 +117,10 @@ class ChangeFeedPoller:
                     await self.prune()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the database may be briefly unreachable; keep polling
-                log.warning("change feed poll failed", exc_info=True)
+            except Exception as exc:  # the database may be briefly unreachable: keep polling, warn rarely
+                if loop.time() - last_warning > 30:
+                    last_warning = loop.time()
+                    log.warning("change feed poll failed", error=str(exc))
             await asyncio.sleep(self.interval)
 
     def start(self) -> None:

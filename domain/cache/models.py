@@ -11,7 +11,7 @@ class CacheChange(Model):
     id = fields.BigIntField(primary_key=True)
     environment = environment_fk()
     scope = fields.CharField(max_length=20)
-    ref_id = fields.CharField(max_length=40)
+    ref_id = fields.CharField(max_length=64)
     changed_at = fields.DatetimeField()
 
     class Meta:

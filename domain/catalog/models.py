@@ -136,6 +136,8 @@ class Plan(TimestampedModel):
 
     class Meta:
         table = "plan"
+        # Promotion upserts plans by name, so the name is a lookup key.
+        unique_together = (("environment", "name"),)
 
 
 class GrantValueFields(TimestampedModel):

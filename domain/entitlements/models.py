@@ -35,3 +35,18 @@ class CompanyOverride(GrantValueFields):
     class Meta:
         table = "company_override"
         unique_together = (("company", "feature"),)
+
+
+class CompanyTrial(TimestampedModel):
+    """A trial a company received. It outlives the plan assignment: a company gets the trial of a
+    plan only once, so re-assigning the plan later finds this row and grants no second trial."""
+
+    id = fields.BigIntField(primary_key=True)
+    environment = fields.ForeignKeyField("models.Environment", related_name=False, on_delete=fields.CASCADE)
+    company = fields.ForeignKeyField("models.Company", related_name="trials", on_delete=fields.CASCADE)
+    plan = fields.ForeignKeyField("models.Plan", related_name="trials", on_delete=fields.CASCADE)
+    trial_ends_at = fields.DatetimeField()
+
+    class Meta:
+        table = "company_trial"
+        unique_together = (("company", "plan"),)

@@ -62,7 +62,7 @@ class Migration(migrations.Migration):
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('environment', fields.ForeignKeyField('models.Environment', source_field='environment_id', db_index=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
                 ('scope', fields.CharField(max_length=20)),
-                ('ref_id', fields.CharField(max_length=40)),
+                ('ref_id', fields.CharField(max_length=64)),
                 ('changed_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'cache_change', 'app': 'models', 'unique_together': (('environment', 'scope', 'ref_id'),), 'indexes': [Index(fields=['changed_at'])], 'pk_attr': 'id', 'table_description': 'Change feed that keeps every process in-memory caches fresh: writers upsert one row per'},
@@ -130,7 +130,7 @@ class Migration(migrations.Migration):
                 ('yearly_price', fields.BigIntField(null=True)),
                 ('one_time_price', fields.BigIntField(null=True)),
             ],
-            options={'table': 'plan', 'app': 'models', 'pk_attr': 'id'},
+            options={'table': 'plan', 'app': 'models', 'unique_together': (('environment', 'name'),), 'pk_attr': 'id'},
             bases=['TimestampedModel'],
         ),
         ops.CreateModel(
@@ -146,6 +146,20 @@ class Migration(migrations.Migration):
                 ('trial_ends_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'company_plan', 'app': 'models', 'unique_together': (('company', 'slot'),), 'pk_attr': 'id', 'table_description': 'A plan a company is on. `slot` is "base" for the base plan and the plan id for an add-on,'},
+            bases=['TimestampedModel'],
+        ),
+        ops.CreateModel(
+            name='CompanyTrial',
+            fields=[
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('environment', fields.ForeignKeyField('models.Environment', source_field='environment_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
+                ('company', fields.ForeignKeyField('models.Company', source_field='company_id', db_constraint=True, to_field='id', related_name='trials', on_delete=OnDelete.CASCADE)),
+                ('plan', fields.ForeignKeyField('models.Plan', source_field='plan_id', db_constraint=True, to_field='id', related_name='trials', on_delete=OnDelete.CASCADE)),
+                ('trial_ends_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'company_trial', 'app': 'models', 'unique_together': (('company', 'plan'),), 'pk_attr': 'id', 'table_description': 'A trial a company received. It outlives the plan assignment: a company gets the trial of a'},
             bases=['TimestampedModel'],
         ),
         ops.CreateModel(

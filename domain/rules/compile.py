@@ -74,9 +74,15 @@ def compile_grant(g: GrantSpec, flag_id: str | None = None) -> tuple[Rule, ...]:
             resource_ids=(g.scope_id,),
         )
         return Rule(
-            id=rule_id, name=rule_name, rule_type=rule_type, priority=0, value=value,
+            id=rule_id,
+            name=rule_name,
+            rule_type=rule_type,
+            priority=0,
+            value=value,
             conditions=(scope,) if limit is None else (scope, limit),
-            flag_id=flag_id, expires_at=expires_at, source_id=g.id,
+            flag_id=flag_id,
+            expires_at=expires_at,
+            source_id=g.id,
         )
 
     if g.value_type == "boolean":
@@ -86,8 +92,13 @@ def compile_grant(g: GrantSpec, flag_id: str | None = None) -> tuple[Rule, ...]:
     exceeded_id = g.rule_id_usage_exceeded
     return (
         rule(g.rule_id, name, allow_type, True, limit_condition(g, "lt", f"{g.rule_id}:limit")),
-        rule(exceeded_id, f"{name} (usage exceeded)", exceeded_type, False,
-             limit_condition(g, "gte", f"{exceeded_id}:limit")),
+        rule(
+            exceeded_id,
+            f"{name} (usage exceeded)",
+            exceeded_type,
+            False,
+            limit_condition(g, "gte", f"{exceeded_id}:limit"),
+        ),
     )
 
 
@@ -98,8 +109,14 @@ def limit_condition(g: GrantSpec, operator: str, condition_id: str) -> Condition
     if vt == "credit":
         if g.credit_id is None:
             raise CompileError(f"grant {g.id}: credit value type needs credit_id")
-        return Condition(id=condition_id, condition_type="credit", operator=operator, credit_id=g.credit_id,
-                         consumption_rate=g.consumption_rate, event_subtype=feature.event_subtype)
+        return Condition(
+            id=condition_id,
+            condition_type="credit",
+            operator=operator,
+            credit_id=g.credit_id,
+            consumption_rate=g.consumption_rate,
+            event_subtype=feature.event_subtype,
+        )
     if vt == "numeric" and g.value_numeric is None:
         raise CompileError(f"grant {g.id}: numeric value type needs value_numeric")
     if vt == "trait" and g.value_trait is None:
@@ -110,18 +127,32 @@ def limit_condition(g: GrantSpec, operator: str, condition_id: str) -> Condition
         if feature.event_subtype is None:
             raise CompileError(f"grant {g.id}: event feature {feature.key} has no event_subtype")
         return Condition(
-            id=condition_id, condition_type="metric", operator=operator, event_subtype=feature.event_subtype,
+            id=condition_id,
+            condition_type="metric",
+            operator=operator,
+            event_subtype=feature.event_subtype,
             metric_value=g.value_numeric if vt == "numeric" else 0,
-            metric_period=g.metric_period or "all_time", month_reset=g.month_reset or "first_of_month",
+            metric_period=g.metric_period or "all_time",
+            month_reset=g.month_reset or "first_of_month",
             comparison_trait=g.value_trait if vt == "trait" else None,
         )
     if feature.usage_trait is None:
         raise CompileError(f"grant {g.id}: trait feature {feature.key} has no usage trait")
     if vt == "numeric":
-        return Condition(id=condition_id, condition_type="trait", operator=operator,
-                         trait=feature.usage_trait, trait_value=str(g.value_numeric))
-    return Condition(id=condition_id, condition_type="trait", operator=operator,
-                     trait=feature.usage_trait, comparison_trait=g.value_trait)
+        return Condition(
+            id=condition_id,
+            condition_type="trait",
+            operator=operator,
+            trait=feature.usage_trait,
+            trait_value=str(g.value_numeric),
+        )
+    return Condition(
+        id=condition_id,
+        condition_type="trait",
+        operator=operator,
+        trait=feature.usage_trait,
+        comparison_trait=g.value_trait,
+    )
 
 
 # ---------------------------------------------------------------- most generous (§2.10)

@@ -51,8 +51,10 @@ def parse_bool(value: str) -> bool:
     return value == "true"
 
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)
+}
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 _SPACE_ZONE = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) [A-Z]{3,5}")
@@ -119,7 +121,12 @@ def _date_lt(a: datetime | None, b: datetime | None) -> bool:
 
 
 _ORDERED: dict[str, Comparator] = {
-    "eq": op.eq, "ne": op.ne, "gt": op.gt, "gte": op.ge, "lt": op.lt, "lte": op.le,
+    "eq": op.eq,
+    "ne": op.ne,
+    "gt": op.gt,
+    "gte": op.ge,
+    "lt": op.lt,
+    "lte": op.le,
 }
 COMPARATORS: dict[ComparableType, dict[str, Comparator]] = {
     "string": {**_ORDERED, "is_empty": lambda a, _b: a == "", "not_empty": lambda a, _b: a != ""},
@@ -137,7 +144,10 @@ COMPARATORS: dict[ComparableType, dict[str, Comparator]] = {
     },
 }
 PARSERS: dict[ComparableType, Callable[[str], Any]] = {
-    "string": str, "int": parse_int, "bool": parse_bool, "date": parse_date,
+    "string": str,
+    "int": parse_int,
+    "bool": parse_bool,
+    "date": parse_date,
 }
 
 
@@ -309,8 +319,9 @@ def _credit_condition(cond: Condition, _: bool) -> ConditionFn:
     def match(c: CompanyContext | None, _u: UserContext | None, p: Preflight | None) -> bool:
         if c is None:
             return False
-        return covers(c.credit_balances, c.credit_postpaid, credit_id,
-                      credit_cost(p, credit_id, rate, subtype)) is allow
+        return (
+            covers(c.credit_balances, c.credit_postpaid, credit_id, credit_cost(p, credit_id, rate, subtype)) is allow
+        )
 
     return match
 

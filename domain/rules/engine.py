@@ -93,9 +93,7 @@ def compile_rule(rule: Rule) -> Matcher | None:
         return None
     entitlement = rule.rule_type in ENTITLEMENT_RULE_TYPES
     conds = tuple(compile_condition(c, entitlement_rule=entitlement) for c in rule.conditions)
-    groups = tuple(
-        tuple(compile_condition(c, entitlement_rule=entitlement) for c in g) for g in rule.condition_groups
-    )
+    groups = tuple(tuple(compile_condition(c, entitlement_rule=entitlement) for c in g) for g in rule.condition_groups)
     return _combine(conds, groups)
 
 

@@ -26,7 +26,15 @@ ComparableType = Literal["bool", "int", "date", "string"]
 EntityType = Literal["company", "user"]
 
 CONDITION_TYPES = (
-    "base_plan", "billing_product", "company", "credit", "metric", "plan", "plan_version", "trait", "user",
+    "base_plan",
+    "billing_product",
+    "company",
+    "credit",
+    "metric",
+    "plan",
+    "plan_version",
+    "trait",
+    "user",
 )
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "is_empty", "not_empty")
 
