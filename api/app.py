@@ -1,5 +1,6 @@
 """The ASGI application."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -18,6 +19,7 @@ from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from domain.cache.changes import ChangeFeedPoller
 from domain.db import tortoise_config
 from domain.errors import DomainError
+from domain.metering.retention import run_pruning
 from domain.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -81,7 +83,9 @@ def create_app(settings: Settings | None = None, *, generate_schemas: bool = Fal
             return
         async with RegisterTortoise(app, config=config, generate_schemas=generate_schemas):
             poller.start()
+            pruning = asyncio.create_task(run_pruning(), name="idempotency-key-pruning")
             yield
+            pruning.cancel()
             await poller.stop()
 
     app = Starlette(

@@ -55,14 +55,40 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_KEY_NAME = "make run"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    """Load the demo catalog if needed, then print a fresh key pair (revoking the previous demo pair) and URLs."""
     from domain.demo import load_demo
+    from domain.environments import service
 
-    async def work() -> None:
+    async def work() -> tuple[bool, str, str]:
         loaded = await load_demo(args.environment)
-        print("demo catalog loaded" if loaded else "demo catalog already present", file=sys.stderr)
+        async with unit_of_work():
+            env = await service.get_environment(args.environment)
+            for key in await service.list_keys(env.id):
+                if key.name.startswith(DEMO_KEY_NAME) and key.revoked_at is None:
+                    await service.revoke_key(key.id)
+            secret = await service.create_key(env, "secret", f"{DEMO_KEY_NAME} (secret)")
+            publishable = await service.create_key(env, "publishable", f"{DEMO_KEY_NAME} (publishable)")
+        return loaded, secret.plaintext, publishable.plaintext
 
-    asyncio.run(_with_db(work))
+    loaded, secret, publishable = asyncio.run(_with_db(work))
+    settings = get_settings()
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"""
+plangate ({args.environment} environment, {'demo catalog loaded' if loaded else 'existing data kept'})
+
+  secret key       {secret}
+  publishable key  {publishable}
+  (shown once: these replace the keys printed by the previous `make run`)
+
+  GraphiQL   {base}/graphql   (add the header {{"X-Schematic-Api-Key": "<secret key>"}})
+  health     {base}/healthz   readiness {base}/readyz
+  check      curl -s -X POST {base}/flags/api-calls/check -H 'X-Schematic-Api-Key: {publishable}' \\
+                  -H 'Content-Type: application/json' -d '{{"company": {{"id": "demo-acme"}}}}'
+""")
     return 0
 
 

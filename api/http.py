@@ -15,7 +15,7 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=_default)
+        return orjson.dumps(content, default=_default, option=orjson.OPT_UTC_Z)
 
 
 def _default(value: Any) -> Any:

@@ -5,12 +5,16 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCac
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from api.graphql.catalog.schema import CatalogMutations, CatalogQueries
+from api.graphql.checks.schema import CheckQueries
+from api.graphql.companies.schema import CompanyMutations, CompanyQueries
 from api.graphql.environments.schema import EnvironmentMutations, EnvironmentQueries
+from api.graphql.metering.schema import MeteringMutations, MeteringQueries
 from api.graphql.scalars import SCALAR_MAP
 from domain.settings import get_settings
 
-QUERIES: tuple[type, ...] = (EnvironmentQueries,)
-MUTATIONS: tuple[type, ...] = (EnvironmentMutations,)
+QUERIES: tuple[type, ...] = (EnvironmentQueries, MeteringQueries, CompanyQueries, CatalogQueries, CheckQueries)
+MUTATIONS: tuple[type, ...] = (EnvironmentMutations, MeteringMutations, CompanyMutations, CatalogMutations)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)

@@ -4,4 +4,14 @@ from starlette.routing import BaseRoute
 
 
 def rest_routes() -> list[BaseRoute]:
-    return []
+    from api.rest import checks
+    from api.rest.capture import capture_routes
+    from api.rest.events import event_routes
+    from api.rest.segment import segment_routes
+
+    return [
+        *checks.routes,
+        *capture_routes(),
+        *event_routes(),
+        *segment_routes(),
+    ]

@@ -89,7 +89,7 @@ async def create_feature(
     return feature
 
 
-def _extras(**values: str | None | Unset) -> dict[str, str | None]:
+def _extras(**values: str | Unset | None) -> dict[str, str | None]:
     return {field: v.optional_text(value, field) for field, value in values.items() if value is not UNSET}
 
 
@@ -101,13 +101,13 @@ async def update_feature(
     description: str | Unset = UNSET,
     key: str | Unset = UNSET,
     feature_type: str | Unset = UNSET,
-    event_subtype: str | None | Unset = UNSET,
-    trait_id: str | None | Unset = UNSET,
-    trait_name: str | None | Unset = UNSET,
-    icon: str | None | Unset = UNSET,
-    lifecycle_phase: str | None | Unset = UNSET,
-    plural_name: str | None | Unset = UNSET,
-    singular_name: str | None | Unset = UNSET,
+    event_subtype: str | Unset | None = UNSET,
+    trait_id: str | Unset | None = UNSET,
+    trait_name: str | Unset | None = UNSET,
+    icon: str | Unset | None = UNSET,
+    lifecycle_phase: str | Unset | None = UNSET,
+    plural_name: str | Unset | None = UNSET,
+    singular_name: str | Unset | None = UNSET,
 ) -> Feature:
     """Change the given fields. `feature_type` may be sent but not changed; the flag follows the
     feature's key, name and description."""
@@ -127,8 +127,8 @@ async def update_feature(
     if description is not UNSET:
         updates["description"] = flag_updates["description"] = v.text(description, "description")
     if key is not UNSET and key != flag.key:
-        flag_updates["key"] = v.key(key)
-        if await repo.key_taken(scope, flag_updates["key"], except_flag_id=flag.id):  # type: ignore[arg-type]
+        flag_updates["key"] = new_key = v.key(key)
+        if await repo.key_taken(scope, new_key, except_flag_id=flag.id):
             raise KeyConflict(f"a flag with key {key!r} already exists in this environment", field="key")
     if event_subtype is not UNSET:
         updates["event_subtype"] = _check_kind_fields(feature.feature_type, event_subtype, False)
@@ -136,8 +136,9 @@ async def update_feature(
     if trait_id is not UNSET or trait_name is not UNSET:
         if feature.feature_type != "trait":
             raise InvalidInput("trait_id and trait_name only apply to trait features", field="trait_id")
-        usage = await _usage_trait(scope, trait_id or None, trait_name or None)  # type: ignore[arg-type]
-
+        usage = await _usage_trait(
+            scope, None if trait_id is UNSET else trait_id, None if trait_name is UNSET else trait_name
+        )
     if usage is not None:
         updates["trait_definition"] = await usage.resolve(scope)
     if updates:

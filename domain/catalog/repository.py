@@ -44,16 +44,15 @@ async def get_plan_entitlement(scope: Scope, id: str, field: str = "id") -> Plan
     return await _get(PlanEntitlement, scope, id, "plan entitlement", field)
 
 
-async def get_company(scope: Scope, id: str, field: str = "company_id") -> Company:
-    return await _get(Company, scope, id, "company", field)
+async def get_company(scope: Scope, id: str) -> Company:
+    # Imported here: the companies area may import the catalog, never the other way round at import time.
+    from domain.companies import service as companies
+
+    return await companies.get_company(scope, id)
 
 
 async def flag_of_feature(scope: Scope, feature_id: str) -> Flag:
     return await scoped(Flag, scope).get(feature_id=feature_id)
-
-
-async def flag_by_key(scope: Scope, key: str) -> Flag | None:
-    return await scoped(Flag, scope).get_or_none(key=key)
 
 
 async def feature_by_key(scope: Scope, key: str) -> Feature | None:
@@ -94,7 +93,9 @@ async def get_trait_definition(scope: Scope, id: str, field: str) -> TraitDefini
 def require_usage_trait(trait: TraitDefinition, field: str) -> TraitDefinition:
     """A trait that holds a quantity (usage or limit) must be a company trait of a numeric type."""
     if trait.entity_type != "company":
-        raise InvalidInput(f"trait {trait.name!r} is a {trait.entity_type} trait; a company trait is needed", field=field)
+        raise InvalidInput(
+            f"trait {trait.name!r} is a {trait.entity_type} trait; a company trait is needed", field=field
+        )
     if trait.trait_type not in USAGE_TRAIT_TYPES:
         raise InvalidInput(
             f"trait {trait.name!r} is of type {trait.trait_type}; a number trait is needed", field=field
@@ -107,8 +108,39 @@ async def company_trait_by_name(scope: Scope, name: str) -> TraitDefinition | No
 
 
 async def get_or_create_company_trait(scope: Scope, name: str) -> TraitDefinition:
-    definition, _ = await TraitDefinition.get_or_create(
-        environment_id=scope.environment_id, entity_type="company", name=name,
-        defaults={"trait_type": "number"},
-    )
-    return definition
+    from domain.companies import service as companies
+
+    return await companies.get_or_create_trait_definition(scope, "company", name, "number")
+
+
+# ---------------------------------------------------------------- list queries (unevaluated, for pagination)
+
+
+def features_query(scope: Scope, *, feature_type: str | None = None, search: str | None = None) -> QuerySet[Feature]:
+    query = scoped(Feature, scope)
+    if feature_type is not None:
+        query = query.filter(feature_type=feature_type)
+    return query.filter(name__icontains=search) if search else query
+
+
+def flags_query(scope: Scope, *, feature_id: str | None = None, search: str | None = None) -> QuerySet[Flag]:
+    query = scoped(Flag, scope)
+    if feature_id is not None:
+        query = query.filter(feature_id=feature_id)
+    return query.filter(name__icontains=search) if search else query
+
+
+def plans_query(scope: Scope, *, plan_type: str | None = None, search: str | None = None) -> QuerySet[Plan]:
+    query = scoped(Plan, scope)
+    if plan_type is not None:
+        query = query.filter(plan_type=plan_type)
+    return query.filter(name__icontains=search) if search else query
+
+
+def plan_entitlements_query(
+    scope: Scope, *, plan_id: str | None = None, feature_id: str | None = None
+) -> QuerySet[PlanEntitlement]:
+    query = scoped(PlanEntitlement, scope)
+    if plan_id is not None:
+        query = query.filter(plan_id=plan_id)
+    return query.filter(feature_id=feature_id) if feature_id is not None else query

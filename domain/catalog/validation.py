@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import Any, Final
+from typing import Final
 
 from domain.errors import InvalidInput
 
@@ -131,7 +131,3 @@ def id_list(values: object, field: str) -> list[str]:
     if not isinstance(values, list | tuple):
         raise InvalidInput(f"{field} must be a list of ids", field=field)
     return list(dict.fromkeys(ref_id(v, field) for v in values))
-
-
-def changed(value: Any) -> bool:
-    return value is not UNSET

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
@@ -57,13 +57,16 @@ def describe(keys: Mapping[str, str]) -> str:
 @dataclass(frozen=True)
 class Match:
     entity: Any  # Company | User | None
-    owned: dict[str, str]  # the input pairs the entity holds as keys; empty when matched by id
+    keys: dict[str, str]  # all keys of the entity when matched by key; empty when matched by id
 
 
 async def match(scope: Scope, kind: EntityKind, keys: Mapping[str, str]) -> Match:
     """§1.5 resolution: the pairs are looked up as keys whatever their names; only when none matches
-    is a value with the id prefix taken as an id. Several entities matching is a KeyConflict."""
-    rows = await repository.keys(scope, kind).filter(pairs_filter(keys)).select_related(kind.name)
+    is a value with the id prefix taken as an id. Several entities matching is a KeyConflict.
+    One query reads the matched entities with all their keys (the resolver caches them)."""
+    matched = repository.keys(scope, kind).filter(pairs_filter(keys)).values(kind.owner_field)
+    rows = await repository.keys(scope, kind).filter(
+        **{f"{kind.owner_field}__in": Subquery(matched)}).select_related(kind.name)
     owners = {getattr(row, kind.owner_field) for row in rows}
     if len(owners) > 1:
         raise KeyConflict(f"keys match more than one {kind.name}: {', '.join(sorted(owners))}", field="keys")
@@ -111,6 +114,8 @@ async def _upsert_once(scope: Scope, kind: EntityKind, data: Upsert) -> tuple[An
     plan = await _plan_keys(scope, kind, target, wanted, data) if target is not None else None
     trait_writes = await plan_trait_writes(scope, kind, data.traits)
 
+    # Lock order, the same on every write path of an entity so concurrent writers cannot deadlock:
+    # entity row, its cache_change row (record_changes), then its key and trait rows.
     created = target is None
     if target is None:
         target = await kind.model.create(
@@ -120,16 +125,16 @@ async def _upsert_once(scope: Scope, kind: EntityKind, data: Upsert) -> tuple[An
             kind.key_model(environment_id=scope.environment_id, key=k, value=v, **{kind.owner_field: target.id})
             for k, v in wanted.items()
         ])
+        await changes.record_change(scope.environment_id, kind.change_scope, target.id)
     else:
         if data.name is not None:
             target.name = data.name
         if data.last_seen_at is not None:
             target.last_seen_at = data.last_seen_at
         await target.save(update_fields=["name", "last_seen_at", "updated_at"])
+        await changes.record_changes(scope.environment_id, kind.change_scope, [target.id, *plan.donors])  # type: ignore[union-attr]
         await plan.apply(scope, kind, target.id)  # type: ignore[union-attr]
     await apply_trait_writes(scope, kind, target.id, trait_writes)
-    donors = plan.donors if plan is not None else set()
-    await changes.record_changes(scope.environment_id, kind.change_scope, [target.id, *donors])
     return target, created
 
 

@@ -1,4 +1,4 @@
-"""Input checks shared by company and user writes (product model §1.5–1.7). Pure."""
+"""Input checks shared by company and user writes (product model §1.5-1.7). Pure."""
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -27,7 +27,8 @@ def keys(value: object, field: str = "keys") -> dict[str, str]:
         if not isinstance(name, str) or not name.strip():
             raise InvalidInput(f"{field}: key names must be non-empty strings", field=field)
         if len(name) > MAX_KEY_NAME:
-            raise InvalidInput(f"{field}: key name {name[:40]!r}… is longer than {MAX_KEY_NAME} characters", field=field)
+            raise InvalidInput(f"{field}: key name {name[:40]!r}… is longer than {MAX_KEY_NAME} characters",
+                               field=field)
         if not isinstance(key_value, str):
             kind = "null" if key_value is None else type(key_value).__name__
             raise InvalidInput(f"{field}: key {name!r} must be a string value; got {kind}", field=field)

@@ -1,0 +1,321 @@
+"""Ingestion throughput: `POST /batch` with 100-event batches against PostgreSQL, end to end.
+
+    .venv/bin/python bench/bench_ingest.py [--workers 2] [--connections 24] [--seconds 15] [--companies 1000]
+
+What it does:
+1. creates a fresh PostgreSQL database (`plangate_bench_ingest_<random>`, dropped at the end), builds the tables
+   and seeds the environments, a secret key and `--companies` companies (key `id`);
+2. baseline: starts `uvicorn --workers N` serving a bare Starlette route that reads the body and answers
+   202 without touching the database, and drives it like the real run;
+3. starts `uvicorn --workers N --factory api.app:app_factory` (the real app, same uvicorn settings) and
+   drives `POST /batch` from `--connections` keep-alive loopback connections (raw asyncio sockets and
+   pre-serialised bodies, so the client stays cheap on a 2-core box). Every event is new (unique
+   idempotency key), so every event is stored and counted before its reply;
+4. checks the database: stored events == events acknowledged, sum of the all_time counters == sum of
+   the quantities sent; prints events/s of both runs and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+EVENT_NAMES = ("api-call", "seat_added", "report.export", "storage_gb", "ai_tokens")
+BATCH = 100
+
+
+# --- the baseline app (imported by uvicorn in the baseline run) -----------------------------------
+
+
+def baseline_app():  # type: ignore[no-untyped-def]
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def batch(request: Request) -> Response:
+        await request.body()
+        return Response(b'{"accepted":true}', status_code=202, media_type="application/json")
+
+    return Starlette(routes=[Route("/batch", batch, methods=["POST"])])
+
+
+# --- setup ----------------------------------------------------------------------------------------
+
+
+async def setup_database(admin_url: str, companies: int) -> tuple[str, str, list[str]]:
+    import asyncpg
+    from tortoise import Tortoise
+
+    parts = urlsplit(admin_url)
+    name = f"plangate_bench_ingest_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql", path="/postgres")))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = urlunsplit(parts._replace(path=f"/{name}"))
+
+    from domain.db import tortoise_config
+    from domain.migrations import _seed
+
+    await Tortoise.init(config=tortoise_config(url))
+    await Tortoise.generate_schemas()
+    await _seed.create_defaults(None, types.SimpleNamespace(client=Tortoise.get_connection("default")))
+    from domain.companies.models import Company, CompanyKey
+    from domain.environments import service
+    from domain.environments.models import Environment
+
+    env = await Environment.get(name="development")
+    key = await service.create_key(env, "secret", "bench")
+    rows = [Company(environment_id=env.id, name=f"Company {i}") for i in range(companies)]
+    await Company.bulk_create(rows, batch_size=1000)
+    await CompanyKey.bulk_create(
+        [CompanyKey(environment_id=env.id, company_id=c.id, key="id", value=f"c{i}") for i, c in enumerate(rows)],
+        batch_size=1000,
+    )
+    await Tortoise.get_connection("default").execute_script("ANALYZE")
+    await Tortoise.close_connections()
+    return url, key.plaintext, [f"c{i}" for i in range(companies)]
+
+
+async def verify(url: str) -> tuple[int, int]:
+    import asyncpg
+
+    conn = await asyncpg.connect(urlunsplit(urlsplit(url)._replace(scheme="postgresql")))
+    try:
+        events = await conn.fetchval("SELECT count(*) FROM event WHERE status = 'processed'")
+        total = await conn.fetchval(
+            "SELECT coalesce(sum(value), 0) FROM usage_counter WHERE period = 'all_time' AND entity_id LIKE 'comp_%'"
+        )
+    finally:
+        await conn.close()
+    return int(events), int(total)
+
+
+async def drop_database(url: str) -> None:
+    import asyncpg
+
+    parts = urlsplit(url)
+    admin = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql", path="/postgres")))
+    await admin.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+    await admin.close()
+
+
+# --- servers --------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(target: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+        "--log-level", "warning",
+    ]
+    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
+
+
+def wait_ready(port: int, path: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                if s.recv(64).startswith(b"HTTP/1.1"):
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+# --- the client -----------------------------------------------------------------------------------
+
+
+class Workload:
+    """Pre-serialised request parts: a body is the join of fixed event fragments and unique keys."""
+
+    def __init__(self, api_key: str, company_keys: list[str], seed: int = 7) -> None:
+        rng = random.Random(seed)
+        self.api_key = api_key
+        self.templates: list[tuple[list[bytes], int]] = []
+        for _ in range(64):
+            fragments: list[bytes] = []
+            quantity = 0
+            for i in range(BATCH):
+                q = rng.randint(1, 5)
+                quantity += q
+                company = rng.choice(company_keys)
+                name = rng.choice(EVENT_NAMES)
+                fragments.append(
+                    (f'{{"api_key":"{api_key}","type":"track","idempotency_key":"').encode()
+                )
+                fragments.append(
+                    (f'-{i}","body":{{"company":{{"id":"{company}"}},"event":"{name}","quantity":{q},'
+                     '"user":null,"traits":null}}').encode()
+                )
+            self.templates.append((fragments, quantity))
+        self.head = (
+            "POST /batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"X-Schematic-Api-Key: {api_key}\r\nContent-Length: "
+        ).encode()
+
+    def request(self, n: int, run_id: bytes) -> tuple[bytes, int]:
+        fragments, quantity = self.templates[n % len(self.templates)]
+        prefix = run_id + str(n).encode()
+        parts = [b'{"events":[']
+        for i in range(0, len(fragments), 2):
+            if i:
+                parts.append(b",")
+            parts += (fragments[i], prefix, fragments[i + 1])
+        parts.append(b"]}")
+        body = b"".join(parts)
+        return self.head + str(len(body)).encode() + b"\r\n\r\n" + body, quantity
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def drive(port: int, workload: Workload, connections: int, warmup: float, seconds: float) -> dict:
+    run_id = secrets.token_hex(3).encode()
+    counter = iter(range(10**9))
+    acked_events = acked_quantity = 0
+    errors = 0
+    latencies: list[float] = []
+    start_at = time.monotonic() + warmup
+    stop_at = start_at + seconds
+    measured = 0
+
+    async def connection() -> None:
+        nonlocal acked_events, acked_quantity, errors, measured
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= stop_at:
+                    return
+                request, quantity = workload.request(next(counter), run_id)
+                sent = time.perf_counter()
+                writer.write(request)
+                status = await _read_response(reader)
+                done = time.monotonic()
+                if status >= 300:
+                    errors += 1
+                    continue
+                acked_events += BATCH
+                acked_quantity += quantity
+                if start_at <= done < stop_at:
+                    measured += BATCH
+                    latencies.append(time.perf_counter() - sent)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    latencies.sort()
+    return {
+        "events_per_s": measured / seconds,
+        "acked_events": acked_events,
+        "acked_quantity": acked_quantity,
+        "errors": errors,
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else 0.0,
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=24)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--companies", type=int, default=1000)
+    parser.add_argument("--pool", type=int, default=10, help="database connections per worker")
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--keep-database", action="store_true")
+    args = parser.parse_args()
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+
+    url, api_key, company_keys = asyncio.run(setup_database(args.database, args.companies))
+    workload = Workload(api_key, company_keys)
+    print(f"database {urlsplit(url).path.lstrip('/')}: {args.companies} companies; "
+          f"{args.workers} uvicorn workers, {args.connections} connections, {BATCH} events per request")
+    results: dict[str, dict] = {}
+    try:
+        runs = [] if args.skip_baseline else [("baseline", "bench.bench_ingest:baseline_app", "/batch")]
+        runs.append(("plangate", "api.app:app_factory", "/healthz"))
+        for label, target, ready_path in runs:
+            port = free_port()
+            env = {
+                "PLANGATE_DATABASE_URL": f"{url}?maxsize={args.pool}&minsize=2",
+                "PLANGATE_LOG_LEVEL": "warning",
+                "PYTHONPATH": str(ROOT),
+            }
+            proc = start_server(target, port, args.workers, env)
+            try:
+                wait_ready(port, ready_path)
+                results[label] = asyncio.run(drive(port, workload, args.connections, args.warmup, args.seconds))
+            finally:
+                stop_server(proc)
+            r = results[label]
+            print(f"{label:9s} {r['events_per_s']:>10,.0f} events/s   p50 {r['p50_ms']:.1f} ms   "
+                  f"p99 {r['p99_ms']:.1f} ms   non-2xx {r['errors']}")
+        stored, counted = asyncio.run(verify(url))
+        real = results["plangate"]
+        print(f"verification: acknowledged {real['acked_events']:,} events (quantity {real['acked_quantity']:,}); "
+              f"stored {stored:,}; all_time counters sum {counted:,}")
+        ok = stored == real["acked_events"] and counted == real["acked_quantity"]
+        if "baseline" in results:
+            ratio = real["events_per_s"] / results["baseline"]["events_per_s"]
+            print(f"ratio plangate/baseline: {ratio:.2f}")
+        print("verification " + ("OK" if ok else "FAILED"))
+        if not ok:
+            sys.exit(1)
+    finally:
+        if not args.keep_database:
+            asyncio.run(drop_database(url))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,542 @@
+"""Event ingestion: the one domain service behind every surface (capture API, Schematic REST, GraphQL,
+Segment). Surfaces authenticate and hand over `IncomingEvent`s; `ingest` validates them, keeps each
+idempotency key once, stores every new event (processed or failed), applies identify upserts, and
+updates usage counters with set-based statements — all inside the caller's unit of work.
+
+Order of work (also the lock order, so concurrent requests cannot deadlock each other):
+validate (no I/O) → idempotency keys → companies/users created or upserted → events → counters →
+last_seen_at → change feed."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import orjson
+import structlog
+from tortoise.transactions import in_transaction
+
+from domain import ids
+from domain.cache import changes
+from domain.companies import validation
+from domain.companies.resolver import resolver
+from domain.companies.service import CompanyUpsert, UserUpsert, touch_last_seen, upsert_company, upsert_user
+from domain.errors import DomainError, Forbidden, InvalidInput
+from domain.metering import parsing, repository
+from domain.metering.repository import CounterDelta, CounterKey
+from domain.periods import EPOCH, BillingAnchor, window_start_key
+from domain.scope import Scope
+from domain.timeutil import parse_timestamp, utcnow
+
+log = structlog.get_logger(__name__)
+
+PROCESSED, FAILED, DUPLICATE = "processed", "failed", "duplicate"
+SOURCES = ("capture", "rest", "graphql", "segment")
+SUPPORTED_TYPES = ("identify", "track", "flag_check")
+FIRST_OF_MONTH, BILLING_CYCLE = "first_of_month", "billing_cycle"
+# Every (period, month_reset) a track event counts in. month_reset is "first_of_month" for the
+# non-month periods; the billing-cycle window falls back to calendar months without a subscription.
+COUNTED_WINDOWS = (
+    ("all_time", FIRST_OF_MONTH),
+    ("current_day", FIRST_OF_MONTH),
+    ("current_week", FIRST_OF_MONTH),
+    ("current_month", FIRST_OF_MONTH),
+    ("current_month", BILLING_CYCLE),
+)
+MAX_FUTURE = timedelta(days=1)
+MAX_PAST_TRUSTED = timedelta(days=34)
+MAX_PAST_BACKFILL = timedelta(days=365)
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+# Usage-only changes travel on their own change-feed scope so that they refresh check snapshots
+# (listener below) without flushing the key resolver, whose entries a usage change cannot affect.
+USAGE = "usage"
+
+
+@dataclass(slots=True)
+class IncomingEvent:
+    """An authenticated event as a surface received it. Fields hold raw wire values; `ingest` validates."""
+
+    scope: Scope
+    type: object
+    body: object = None
+    idempotency_key: object = None
+    sent_at: object = None
+    trusted_client_clock: object = None
+    backfill: object = None
+    source: str = "capture"
+    raw_event_name: str | None = None  # Segment: the event name before snake_casing
+
+
+@dataclass(slots=True)
+class EventResult:
+    status: str  # processed | failed | duplicate
+    idempotency_key: str
+    event_id: str | None = None  # None for duplicates
+    error: str | None = None
+    captured_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, "idempotency_key": self.idempotency_key}
+        if self.event_id is not None:
+            out["event_id"] = self.event_id
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(slots=True)
+class _Identify:
+    user_keys: dict[str, str] | None
+    name: str | None
+    traits: dict[str, object]
+    company_keys: dict[str, str] | None
+    company_name: str | None
+    company_traits: dict[str, object]
+
+
+@dataclass(slots=True)
+class _Work:
+    """One event on its way through `ingest`."""
+
+    event: IncomingEvent
+    env: str
+    key: str  # stored idempotency key
+    shown_key: str  # the key as the client sent it (or the derived one)
+    captured_at: datetime
+    backfill: bool = False
+    error: str | None = None
+    name: str | None = None
+    quantity: int = 1
+    company_keys: dict[str, str] | None = None
+    user_keys: dict[str, str] | None = None
+    identify: _Identify | None = None
+    company_id: str | None = None
+    user_id: str | None = None
+    status: str = PROCESSED
+    event_id: str | None = None
+    forbidden: str | None = None
+
+    def fail(self, reason: str) -> None:
+        if self.error is None:
+            self.error = reason
+
+
+def _keys_or_none(value: object, field: str) -> dict[str, str] | None:
+    if value is None or (isinstance(value, Mapping) and not value):
+        return None
+    return validation.keys(value, field)
+
+
+def _prepare(event: IncomingEvent, position: int, received_at: datetime) -> _Work:
+    """Validate one event without I/O. A problem marks the event failed; it does not raise."""
+    given = event.idempotency_key
+    key_error = None
+    if given is not None and (not isinstance(given, str) or not given):
+        key_error, given = "idempotency_key must be a non-empty string", None
+    shown = given if given is not None else parsing.derived_key(
+        event.type, event.body, event.sent_at, received_at, position
+    )
+    work = _Work(event, event.scope.environment_id, parsing.stored_key(shown), shown, received_at)
+    if key_error:
+        work.fail(key_error)
+    try:
+        _validate(work, received_at)
+    except DomainError as exc:
+        work.fail(exc.message)
+    return work
+
+
+def _validate(work: _Work, received_at: datetime) -> None:
+    event, scope = work.event, work.event.scope
+    trusted = parsing.flag(event.trusted_client_clock, "trusted_client_clock")
+    backfill = parsing.flag(event.backfill, "backfill")
+    if (trusted or backfill) and not scope.is_secret:
+        work.forbidden = "backfill and trusted_client_clock events need a secret API key"
+    if event.type not in SUPPORTED_TYPES:
+        shown = event.type if isinstance(event.type, str) else type(event.type).__name__
+        raise InvalidInput(f"event type {shown!r} is not supported; send identify or track", field="type")
+    body = event.body if event.body is not None else {}
+    if not isinstance(body, Mapping):
+        raise InvalidInput("body must be a JSON object", field="body")
+
+    sent_at = None if event.sent_at is None else parse_timestamp(event.sent_at, "sent_at")
+    if trusted or backfill:
+        if sent_at is None:
+            raise InvalidInput("trusted_client_clock and backfill need sent_at", field="sent_at")
+        if sent_at > received_at + MAX_FUTURE:
+            raise InvalidInput("sent_at is more than a day in the future", field="sent_at")
+        limit = MAX_PAST_BACKFILL if backfill else MAX_PAST_TRUSTED
+        if sent_at < received_at - limit:
+            raise InvalidInput(
+                f"sent_at is more than {limit.days} days in the past"
+                + ("" if backfill else "; older events need backfill"), field="sent_at",
+            )
+        work.captured_at = sent_at
+        work.backfill = backfill
+
+    if event.type == "track":
+        work.name = parsing.event_name(body.get("event"))
+        work.quantity = parsing.quantity(body.get("quantity"))
+        if work.quantity < 0 and not scope.is_secret:
+            work.forbidden = work.forbidden or "negative quantities need a secret API key"
+        work.company_keys = _keys_or_none(body.get("company"), "company")
+        work.user_keys = _keys_or_none(body.get("user"), "user")
+        if work.company_keys is None and work.user_keys is None:
+            raise InvalidInput("track event needs company keys or user keys", field="company")
+    elif event.type == "identify":
+        company = body.get("company")
+        company_keys = company_name = None
+        company_traits: dict[str, object] = {}
+        if company is not None:
+            if not isinstance(company, Mapping):
+                raise InvalidInput("identify company must be an object {keys, name, traits}", field="company")
+            company_keys = validation.keys(company.get("keys"), "company.keys")
+            company_name = validation.name(company.get("name"), "company.name")
+            company_traits = validation.trait_map(company.get("traits"), "company.traits")
+        user_keys = _keys_or_none(body.get("keys"), "keys")
+        if user_keys is None and company_keys is None:
+            raise InvalidInput("identify needs keys (user) or company.keys", field="keys")
+        work.identify = _Identify(
+            user_keys, validation.name(body.get("name")), validation.trait_map(body.get("traits")),
+            company_keys, company_name, company_traits,
+        )
+        work.user_keys, work.company_keys = user_keys, company_keys
+    if scope.readonly:
+        raise InvalidInput("this API key is read-only; its events are stored as failed")
+
+
+def _authorize(works: Sequence[_Work]) -> None:
+    """Publishable keys may not send backfill/trusted-clock events or negative quantities: the whole
+    request is refused before anything is stored. Segment write keys only fail the event."""
+    for position, work in enumerate(works):
+        if work.forbidden is None:
+            continue
+        if work.event.scope.key_kind == "segment":
+            work.fail(work.forbidden)
+            continue
+        raise Forbidden(f"event {position}: {work.forbidden}")
+
+
+# --- windows -------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def _calendar_windows(day: date) -> tuple[datetime, datetime, datetime]:
+    """Window starts of current_day, current_week and current_month (first_of_month) on `day`."""
+    at = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return (
+        window_start_key("current_day", FIRST_OF_MONTH, at),
+        window_start_key("current_week", FIRST_OF_MONTH, at),
+        window_start_key("current_month", FIRST_OF_MONTH, at),
+    )
+
+
+def window_starts(at: datetime, anchor: BillingAnchor | None) -> tuple[datetime, ...]:
+    """The window start of each of `COUNTED_WINDOWS` containing `at`."""
+    day, week, month = _calendar_windows(at.date())
+    billing = month if anchor is None else window_start_key("current_month", BILLING_CYCLE, at, anchor)
+    return (EPOCH, day, week, month, billing)
+
+
+class _AnchorCache:
+    """company id → billing anchor (or None). Company changes drop entries; usage changes do not."""
+
+    def __init__(self) -> None:
+        self._anchors: dict[str, BillingAnchor | None] = {}
+        self._generation = 0
+        changes.subscribe(self._invalidate)
+
+    def _invalidate(self, environment_id: str, scope: str, ref_id: str) -> None:
+        if scope == changes.COMPANY:
+            self._generation += 1
+            self._anchors.pop(ref_id, None)
+        elif scope == changes.ENVIRONMENT:
+            self._generation += 1
+
+    async def get_many(self, company_ids: Iterable[str]) -> dict[str, BillingAnchor | None]:
+        found: dict[str, BillingAnchor | None] = {}
+        missing = []
+        for company_id in company_ids:
+            if company_id in self._anchors:
+                found[company_id] = self._anchors[company_id]
+            else:
+                missing.append(company_id)
+        if missing:
+            generation = self._generation
+            loaded = await repository.billing_periods(missing)
+            fresh = generation == self._generation
+            if fresh and len(self._anchors) > 200_000:
+                self._anchors.clear()
+            for company_id in missing:
+                period = loaded.get(company_id)
+                anchor = BillingAnchor(period[0], period[1]) if period and period[0] else None
+                found[company_id] = anchor
+                if fresh:
+                    self._anchors[company_id] = anchor
+        return found
+
+
+anchors = _AnchorCache()
+
+
+def _on_usage_change(environment_id: str, scope: str, ref_id: str) -> None:
+    """A usage change refreshes the check snapshot of the company or user (in every process)."""
+    if scope != USAGE:
+        return
+    from domain.checks.cache import snapshots
+
+    kind = changes.USER if ref_id.startswith("user_") else changes.COMPANY
+    snapshots.invalidate(environment_id, kind, ref_id)
+
+
+changes.subscribe(_on_usage_change)
+
+
+# --- last_seen_at throttle --------------------------------------------------------------------------
+
+_last_touched: dict[str, datetime] = {}
+
+
+def _due_for_touch(entity_ids: Iterable[str], at: datetime) -> list[str]:
+    """Entities whose last_seen_at this process has not written within the resolution (1 minute)."""
+    if len(_last_touched) > 200_000:
+        _last_touched.clear()
+    due = []
+    for entity_id in entity_ids:
+        last = _last_touched.get(entity_id)
+        if last is None or at - last >= LAST_SEEN_RESOLUTION:
+            due.append(entity_id)
+    return due
+
+
+# --- the service ----------------------------------------------------------------------------------
+
+
+def _first_value(keys: Mapping[str, str]) -> str:
+    return next(iter(keys.values()))
+
+
+async def _resolve(works: Sequence[_Work]) -> None:
+    """Company and user ids of track events; unknown keys create bare entities (in sorted order, so
+    concurrent creators take locks in one order). The upserts record their own change-feed entries."""
+    companies: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Scope, dict[str, str], list[_Work]]] = {}
+    users: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Scope, dict[str, str], list[_Work]]] = {}
+    for work in works:
+        if work.error is not None or work.event.type != "track":
+            continue
+        scope = work.event.scope
+        if work.company_keys is not None:
+            ident = (work.env, tuple(sorted(work.company_keys.items())))
+            companies.setdefault(ident, (scope, work.company_keys, []))[2].append(work)
+        if work.user_keys is not None:
+            ident = (work.env, tuple(sorted(work.user_keys.items())))
+            users.setdefault(ident, (scope, work.user_keys, []))[2].append(work)
+
+    missing = []
+    for ident, (scope, keys, group) in companies.items():
+        try:
+            company_id = await resolver.company_id(scope, keys)
+        except DomainError as exc:
+            for work in group:
+                work.fail(exc.message)
+            continue
+        if company_id is None:
+            missing.append(ident)
+        for work in group:
+            work.company_id = company_id
+    for ident in sorted(missing):
+        scope, keys, group = companies[ident]
+        try:
+            company, _ = await upsert_company(scope, CompanyUpsert(keys=dict(keys), name=_first_value(keys)))
+        except DomainError as exc:
+            for work in group:
+                work.fail(exc.message)
+            continue
+        for work in group:
+            work.company_id = company.id
+
+    missing = []
+    for ident, (scope, keys, group) in users.items():
+        try:
+            user_id = await resolver.user_id(scope, keys)
+        except DomainError as exc:
+            for work in group:
+                work.fail(exc.message)
+            continue
+        if user_id is None:
+            missing.append(ident)
+        for work in group:
+            work.user_id = user_id
+    for ident in sorted(missing):
+        scope, keys, group = users[ident]
+        group = [w for w in group if w.error is None]
+        if not group:
+            continue
+        company_id = next((w.company_id for w in group if w.company_id), None)
+        try:
+            user, _ = await upsert_user(
+                scope, UserUpsert(keys=dict(keys), name=_first_value(keys), company_id=company_id)
+            )
+        except DomainError as exc:
+            for work in group:
+                work.fail(exc.message)
+            continue
+        for work in group:
+            work.user_id = user.id
+
+
+async def _identify(work: _Work) -> None:
+    """Upsert the company and/or user of an identify event and link the membership; a failure rolls
+    back this event's writes only (savepoint) and marks it failed."""
+    data = work.identify
+    assert data is not None
+    scope = work.event.scope
+    try:
+        async with in_transaction():
+            if data.company_keys is not None:
+                company, _ = await upsert_company(
+                    scope, CompanyUpsert(keys=data.company_keys, name=data.company_name, traits=data.company_traits)
+                )
+                work.company_id = company.id
+            if data.user_keys is not None:
+                user, _ = await upsert_user(
+                    scope, UserUpsert(keys=data.user_keys, name=data.name, traits=data.traits,
+                                      company_id=work.company_id),
+                )
+                work.user_id = user.id
+    except DomainError as exc:
+        work.company_id = work.user_id = None
+        work.fail(exc.message)
+
+
+def _event_ids(count: int) -> list[str]:
+    """ULID event ids, increasing within the request so the stored order is the arrival order."""
+    first = ids.new_event_id()
+    prefix, base = first.split("_", 1)
+    from ulid import ULID
+
+    start = int(ULID.from_str(base))
+    return [first] + [f"{prefix}_{ULID.from_int(start + i)}" for i in range(1, count)]
+
+
+async def ingest(events: Sequence[IncomingEvent], *, received_at: datetime | None = None) -> list[EventResult]:
+    """Validate, deduplicate, store and count `events`; one result per event, in order.
+
+    Must run inside a unit of work. Raises `Forbidden` (nothing written) when a publishable key sends
+    a backfill/trusted-clock event or a negative quantity."""
+    received = received_at or utcnow()
+    works = [_prepare(event, position, received) for position, event in enumerate(events)]
+    _authorize(works)
+
+    # (a) idempotency: the first copy inside the request, then the database decides.
+    first: dict[tuple[str, str], _Work] = {}
+    for work in works:
+        ident = (work.env, work.key)
+        if ident in first:
+            work.status = DUPLICATE
+        else:
+            first[ident] = work
+    fresh = await repository.insert_idempotency_keys(list(first), received)
+    new: list[_Work] = []
+    for ident, work in first.items():
+        if ident in fresh:
+            new.append(work)
+        else:
+            work.status = DUPLICATE
+    if not new:
+        return _results(works)
+
+    # companies and users
+    await _resolve(new)
+    for work in new:
+        if work.identify is not None and work.error is None:
+            await _identify(work)
+
+    # (b) events, (c) counter deltas
+    deltas: dict[CounterKey, CounterDelta] = {}
+    counted = [w for w in new if w.error is None and w.event.type == "track" and w.quantity != 0]
+    anchor_of = await anchors.get_many({w.company_id for w in counted if w.company_id})
+    touched_companies: set[str] = set()
+    touched_users: set[str] = set()
+    seen: dict[str, set[str]] = {}
+    usage: dict[str, set[str]] = {}
+    for work in counted:
+        for entity_id in (work.company_id, work.user_id):
+            if entity_id is None:
+                continue
+            usage.setdefault(work.env, set()).add(entity_id)
+            starts = window_starts(work.captured_at, anchor_of.get(entity_id) if entity_id == work.company_id else None)
+            for (period, reset), start in zip(COUNTED_WINDOWS, starts, strict=True):
+                counter = (entity_id, work.name, period, reset, start)  # type: ignore[arg-type]
+                delta = deltas.get(counter)
+                if delta is None:
+                    deltas[counter] = CounterDelta(work.env, work.quantity, work.captured_at, work.captured_at)
+                else:
+                    delta.value += work.quantity
+                    if work.captured_at < delta.captured_min:
+                        delta.captured_min = work.captured_at
+                    elif work.captured_at > delta.captured_max:
+                        delta.captured_max = work.captured_at
+
+    event_ids = _event_ids(len(new))
+    rows = []
+    for work, event_id in zip(new, event_ids, strict=True):
+        work.event_id = event_id
+        event = work.event
+        if work.error is not None:
+            work.status = FAILED
+        elif not work.backfill and event.type in ("track", "identify"):
+            if work.company_id:
+                touched_companies.add(work.company_id)
+                seen.setdefault(work.env, set()).add(work.company_id)
+            if work.user_id:
+                touched_users.add(work.user_id)
+                seen.setdefault(work.env, set()).add(work.user_id)
+        event_type = event.type if isinstance(event.type, str) else type(event.type).__name__
+        rows.append((
+            event_id, work.env, event_type[:20], work.name, event.raw_event_name, work.company_id, work.user_id,
+            work.quantity if event.type == "track" else 0, _body_json(event.body), work.key, event.source,
+            work.status, work.error, work.backfill, work.captured_at, received,
+        ))
+    await repository.insert_events(rows)
+    await repository.upsert_counters(deltas)
+
+    # (d) last_seen_at, throttled per process
+    scopes = {w.env: w.event.scope for w in new}
+    for env, entity_ids in seen.items():
+        due = _due_for_touch(sorted(entity_ids), received)
+        company_ids = [e for e in due if e in touched_companies]
+        user_ids = [e for e in due if e in touched_users]
+        if company_ids or user_ids:
+            await touch_last_seen(scopes[env], company_ids, user_ids, received)
+            for entity_id in due:
+                _last_touched[entity_id] = received
+
+    # change feed: usage refreshes check snapshots; created entities were recorded by their upsert.
+    for env, entity_ids in usage.items():
+        await changes.record_changes(env, USAGE, entity_ids)
+    return _results(works)
+
+
+def _body_json(body: object) -> str:
+    try:
+        return orjson.dumps(body if body is not None else {}).decode()
+    except TypeError:
+        return orjson.dumps({"unserialisable": str(body)}).decode()
+
+
+def _results(works: Sequence[_Work]) -> list[EventResult]:
+    return [
+        EventResult(
+            work.status, work.shown_key, work.event_id if work.status != DUPLICATE else None,
+            work.error if work.status == FAILED else None, work.captured_at,
+        )
+        for work in works
+    ]
+
+
+__all__ = ["EventResult", "IncomingEvent", "ingest", "window_starts"]
