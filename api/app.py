@@ -60,11 +60,12 @@ def routes(settings: Settings) -> list[BaseRoute]:
     from api.graphql.app import graphql_routes
     from api.rest import rest_routes
 
+    # REST first: flag checks are the hot path and Starlette matches routes in order.
     return [
+        *rest_routes(),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *graphql_routes(settings),
-        *rest_routes(),
     ]
 
 

@@ -6,6 +6,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.middleware import BODY_SCOPE_KEY
 from domain.environments.service import authenticator
 from domain.errors import DomainError, InvalidInput
 from domain.scope import Scope
@@ -40,7 +41,9 @@ def domain_error_response(exc: DomainError) -> JSONResponse:
 
 
 async def json_body(request: Request) -> Any:
-    raw = await request.body()
+    raw = request.scope.get(BODY_SCOPE_KEY)
+    if raw is None:
+        raw = await request.body()
     if not raw.strip():
         raise InvalidInput("request body is empty; send a JSON object")
     try:

@@ -8,8 +8,11 @@ import structlog
 
 
 def configure_logging(level: str = "info", json: bool = True) -> None:
+    from api.middleware import add_request_id
+
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

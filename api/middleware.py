@@ -1,14 +1,26 @@
 """Pure ASGI middleware: request ids bound into every log line, and a cap on request body size
 (after gunzip, so a gzip bomb is refused as well)."""
 
+import contextvars
+import logging
+import os
 import time
-import uuid
 import zlib
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("plangate.access")
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+BODY_SCOPE_KEY = "plangate.body"
+
+
+def add_request_id(logger: object, method: str, event: dict) -> dict:
+    """structlog processor: every log line of a request carries its id."""
+    request_id = request_id_var.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
 
 
 class RequestContextMiddleware:
@@ -19,9 +31,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        request_id = _header(scope, b"x-request-id") or os.urandom(16).hex()
+        token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
 
@@ -36,12 +47,15 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if status >= 400 or log.isEnabledFor(10):
+            if status >= 400 or _access_log.isEnabledFor(logging.DEBUG):
                 log.info(
                     "request", method=scope["method"], path=scope["path"], status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 )
-            structlog.contextvars.clear_contextvars()
+            request_id_var.reset(token)
+
+
+_access_log = logging.getLogger("plangate.access")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -115,6 +129,7 @@ class BodyLimitMiddleware:
         except BadEncoding as exc:
             await _reject(send, 400, ('{"error": "%s"}' % str(exc).replace('"', "'")).encode())
             return
+        scope[BODY_SCOPE_KEY] = body
         if encoding == "gzip":
             scope = dict(scope)
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k not in (b"content-encoding", b"content-length")]

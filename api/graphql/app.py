@@ -27,6 +27,9 @@ def _format_error(error: GraphQLError) -> dict[str, Any]:
     extensions = dict(formatted.get("extensions") or {})
     if isinstance(original, DomainError):
         extensions["code"] = original.code
+    elif isinstance(original, GraphQLError | ValueError) and not extensions.get("code"):
+        # Input coercion (e.g. a naive DateTime variable): the message says what was wrong.
+        extensions["code"] = "INVALID_INPUT"
     elif original is not None and not extensions.get("code"):
         log.error("graphql resolver failed", path=error.path, exc_info=original)
         formatted["message"] = "Server error"

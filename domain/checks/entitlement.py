@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Any
 
 from domain.checks.snapshot import CompanySnapshot, FlagEntry, normal_reset
-from domain.periods import reset_at
 from domain.rules import ENTITLEMENT_RULE_TYPES, GrantSpec, Rule, most_generous
 from domain.rules.conditions import parse_int
 
@@ -56,7 +55,7 @@ def feature_usage(flag: FlagEntry, company: CompanySnapshot, now: datetime) -> U
         period = grant.metric_period or "all_time"
         month_reset = normal_reset(period, grant.month_reset)
         usage = company.metric(feature.event_subtype, period, month_reset, now)
-        reset = reset_at(period, month_reset, now, company.anchor)
+        reset = company.reset_at(period, month_reset, now)
     elif feature.usage_trait is not None:
         usage = _trait_int(company, feature.usage_trait.name)
     allocation: int | None = None
@@ -89,7 +88,7 @@ def deprecated_fields(rule: Rule | None, company: CompanySnapshot | None, now: d
                 "feature_allocation": allocation,
                 "feature_usage": company.metric(condition.event_subtype, period, reset, now),
                 "feature_usage_event": condition.event_subtype, "feature_usage_period": period,
-                "feature_usage_reset_at": reset_at(period, reset, now, company.anchor),
+                "feature_usage_reset_at": company.reset_at(period, reset, now),
             }
         if condition.condition_type == "trait" and condition.trait is not None:
             allocation = parse_int(condition.trait_value)

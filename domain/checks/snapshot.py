@@ -17,7 +17,7 @@ from domain.companies.models import Company, CompanyKey, CompanyTrait, TraitDefi
 from domain.companies.traits import StoredTrait, render_trait
 from domain.entitlements.models import BASE_SLOT, CompanyOverride, CompanyPlan
 from domain.metering.models import UsageCounter
-from domain.periods import PERIODS, BillingAnchor, window_start_key
+from domain.periods import PERIODS, BillingAnchor, reset_at, window_start_key
 from domain.rules import (
     CompanyContext,
     Condition,
@@ -188,6 +188,8 @@ class CompanySnapshot:
     env: EnvironmentSnapshot
     context: CompanyContext = field(init=False)
     _prepared: dict[str, PreparedRules] = field(default_factory=dict)
+    # (period, month_reset) -> the window [start, end) last computed; reused until `end`.
+    _windows: dict[tuple[str, str], tuple[datetime, datetime | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.context = CompanyContext(
@@ -196,11 +198,24 @@ class CompanySnapshot:
             traits=self.traits, metric=self.metric,
         )
 
+    def window(self, period: str, month_reset: str, at: datetime) -> tuple[datetime, datetime | None]:
+        """The counter window containing `at`, memoised until it ends (period maths is the costly part of a check)."""
+        cached = self._windows.get((period, month_reset))
+        if cached is not None and cached[0] <= at and (cached[1] is None or at < cached[1]):
+            return cached
+        start = window_start_key(period, month_reset, at, self.anchor)
+        window = (start, reset_at(period, month_reset, at, self.anchor))
+        self._windows[(period, month_reset)] = window
+        return window
+
     def metric(self, event_subtype: str, period: str, month_reset: str, at: datetime | None = None) -> int:
         period = period or "all_time"
         reset = normal_reset(period, month_reset)
-        start = window_start_key(period, reset, at or utcnow(), self.anchor)
+        start = self.window(period, reset, at or utcnow())[0]
         return self.counters.get((event_subtype, period, reset, start), 0)
+
+    def reset_at(self, period: str, month_reset: str, at: datetime) -> datetime | None:
+        return self.window(period, normal_reset(period, month_reset), at)[1]
 
     def rules_for(self, flag: FlagEntry) -> PreparedRules:
         prepared = self._prepared.get(flag.id)

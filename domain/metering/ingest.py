@@ -10,12 +10,12 @@ last_seen_at → change feed."""
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import orjson
 import structlog
 from tortoise.transactions import in_transaction
 
@@ -107,6 +107,7 @@ class _Work:
     key: str  # stored idempotency key
     shown_key: str  # the key as the client sent it (or the derived one)
     captured_at: datetime
+    received_at: datetime
     backfill: bool = False
     error: str | None = None
     name: str | None = None
@@ -119,10 +120,17 @@ class _Work:
     status: str = PROCESSED
     event_id: str | None = None
     forbidden: str | None = None
+    invalid: str | None = None  # the validation error, kept across write attempts
 
     def fail(self, reason: str) -> None:
         if self.error is None:
             self.error = reason
+
+    def reset(self) -> None:
+        """Forget the outcome of a rolled-back write attempt."""
+        self.status, self.event_id, self.error = PROCESSED, None, self.invalid
+        if self.identify is not None or self.event.type == "track":
+            self.company_id = self.user_id = None
 
 
 def _keys_or_none(value: object, field: str) -> dict[str, str] | None:
@@ -131,22 +139,23 @@ def _keys_or_none(value: object, field: str) -> dict[str, str] | None:
     return validation.keys(value, field)
 
 
-def _prepare(event: IncomingEvent, position: int, received_at: datetime) -> _Work:
+def _prepare(event: IncomingEvent, position: int, received_at: datetime, nonce: str) -> _Work:
     """Validate one event without I/O. A problem marks the event failed; it does not raise."""
     given = event.idempotency_key
     key_error = None
     if given is not None and (not isinstance(given, str) or not given):
         key_error, given = "idempotency_key must be a non-empty string", None
     shown = given if given is not None else parsing.derived_key(
-        event.type, event.body, event.sent_at, received_at, position
+        event.type, event.body, event.sent_at, received_at, nonce, position
     )
-    work = _Work(event, event.scope.environment_id, parsing.stored_key(shown), shown, received_at)
+    work = _Work(event, event.scope.environment_id, parsing.stored_key(shown), shown, received_at, received_at)
     if key_error:
         work.fail(key_error)
     try:
         _validate(work, received_at)
     except DomainError as exc:
         work.fail(exc.message)
+    work.invalid = work.error
     return work
 
 
@@ -217,6 +226,7 @@ def _authorize(works: Sequence[_Work]) -> None:
             continue
         if work.event.scope.key_kind == "segment":
             work.fail(work.forbidden)
+            work.invalid = work.error
             continue
         raise Forbidden(f"event {position}: {work.forbidden}")
 
@@ -331,10 +341,18 @@ async def _resolve(works: Sequence[_Work]) -> None:
         scope = work.event.scope
         if work.company_keys is not None:
             ident = (work.env, tuple(sorted(work.company_keys.items())))
-            companies.setdefault(ident, (scope, work.company_keys, []))[2].append(work)
+            entry = companies.get(ident)
+            if entry is None:
+                companies[ident] = (scope, work.company_keys, [work])
+            else:
+                entry[2].append(work)
         if work.user_keys is not None:
             ident = (work.env, tuple(sorted(work.user_keys.items())))
-            users.setdefault(ident, (scope, work.user_keys, []))[2].append(work)
+            entry = users.get(ident)
+            if entry is None:
+                users[ident] = (scope, work.user_keys, [work])
+            else:
+                entry[2].append(work)
 
     missing = []
     for ident, (scope, keys, group) in companies.items():
@@ -413,26 +431,57 @@ async def _identify(work: _Work) -> None:
         work.fail(exc.message)
 
 
-def _event_ids(count: int) -> list[str]:
-    """ULID event ids, increasing within the request so the stored order is the arrival order."""
-    first = ids.new_event_id()
-    prefix, base = first.split("_", 1)
-    from ulid import ULID
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
 
-    start = int(ULID.from_str(base))
-    return [first] + [f"{prefix}_{ULID.from_int(start + i)}" for i in range(1, count)]
+
+def _event_ids(count: int) -> list[str]:
+    """`evt_<ULID>` ids increasing within one write, so stored order is arrival order: one fresh ULID
+    keeps its time and first 50 random bits; the last 30 bits count up from a random start."""
+    head = ids.new_event_id()[:-6]
+    start = secrets.randbits(29)
+    pairs = _PAIRS
+    return [
+        head + pairs[(n >> 20) & 1023] + pairs[(n >> 10) & 1023] + pairs[n & 1023]
+        for n in range(start, start + count)
+    ]
+
+
+@dataclass(slots=True)
+class Batch:
+    """The validated events of one request, ready to be written (possibly together with others)."""
+
+    works: list[_Work]
+    received_at: datetime
+
+
+def prepare(events: Sequence[IncomingEvent], received_at: datetime | None = None) -> Batch:
+    """Validate `events` without I/O. Invalid events are marked failed (they are stored as such).
+    Raises `Forbidden` when a publishable key sends a backfill/trusted-clock event or a negative
+    quantity: then nothing of the request may be stored."""
+    received = received_at or utcnow()
+    nonce = secrets.token_hex(8)
+    works = [_prepare(event, position, received, nonce) for position, event in enumerate(events)]
+    _authorize(works)
+    return Batch(works, received)
 
 
 async def ingest(events: Sequence[IncomingEvent], *, received_at: datetime | None = None) -> list[EventResult]:
-    """Validate, deduplicate, store and count `events`; one result per event, in order.
+    """`prepare` and `write` one request's events; must run inside a unit of work."""
+    return (await write([prepare(events, received_at)]))[0]
 
-    Must run inside a unit of work. Raises `Forbidden` (nothing written) when a publishable key sends
-    a backfill/trusted-clock event or a negative quantity."""
-    received = received_at or utcnow()
-    works = [_prepare(event, position, received) for position, event in enumerate(events)]
-    _authorize(works)
 
-    # (a) idempotency: the first copy inside the request, then the database decides.
+async def write(batches: Sequence[Batch]) -> list[list[EventResult]]:
+    """Deduplicate, store and count prepared batches in the caller's transaction, set-based: one
+    statement per step whatever the number of events. Returns the results of each batch, in order.
+
+    Inside the transaction the first copy of an idempotency key wins (batch order, then position)."""
+    works = [work for batch in batches for work in batch.works]
+    for work in works:
+        work.reset()
+    now = max(batch.received_at for batch in batches)
+
+    # (a) idempotency keys: the first copy here, then the database decides.
     first: dict[tuple[str, str], _Work] = {}
     for work in works:
         ident = (work.env, work.key)
@@ -440,93 +489,96 @@ async def ingest(events: Sequence[IncomingEvent], *, received_at: datetime | Non
             work.status = DUPLICATE
         else:
             first[ident] = work
-    fresh = await repository.insert_idempotency_keys(list(first), received)
+    fresh = await repository.insert_idempotency_keys(list(first), now)
     new: list[_Work] = []
     for ident, work in first.items():
         if ident in fresh:
             new.append(work)
         else:
             work.status = DUPLICATE
-    if not new:
-        return _results(works)
+    if new:
+        await _store(new)
+    return [_results(batch.works) for batch in batches]
 
+
+async def _store(new: list[_Work]) -> None:
     # companies and users
     await _resolve(new)
     for work in new:
         if work.identify is not None and work.error is None:
             await _identify(work)
 
-    # (b) events, (c) counter deltas
-    deltas: dict[CounterKey, CounterDelta] = {}
-    counted = [w for w in new if w.error is None and w.event.type == "track" and w.quantity != 0]
+    # counter deltas, aggregated per (entity, event name, period, month_reset, window)
+    counted = [w for w in new if w.error is None and w.quantity != 0 and w.event.type == "track"]
     anchor_of = await anchors.get_many({w.company_id for w in counted if w.company_id})
-    touched_companies: set[str] = set()
-    touched_users: set[str] = set()
-    seen: dict[str, set[str]] = {}
+    deltas: dict[CounterKey, CounterDelta] = {}
     usage: dict[str, set[str]] = {}
     for work in counted:
         for entity_id in (work.company_id, work.user_id):
             if entity_id is None:
                 continue
-            usage.setdefault(work.env, set()).add(entity_id)
-            starts = window_starts(work.captured_at, anchor_of.get(entity_id) if entity_id == work.company_id else None)
-            for (period, reset), start in zip(COUNTED_WINDOWS, starts, strict=True):
+            changed = usage.get(work.env)
+            if changed is None:
+                changed = usage[work.env] = set()
+            changed.add(entity_id)
+            anchor = anchor_of.get(entity_id) if entity_id == work.company_id else None
+            at, quantity = work.captured_at, work.quantity
+            for (period, reset), start in zip(COUNTED_WINDOWS, window_starts(at, anchor), strict=True):
                 counter = (entity_id, work.name, period, reset, start)  # type: ignore[arg-type]
                 delta = deltas.get(counter)
                 if delta is None:
-                    deltas[counter] = CounterDelta(work.env, work.quantity, work.captured_at, work.captured_at)
+                    deltas[counter] = CounterDelta(work.env, quantity, at, at)
                 else:
-                    delta.value += work.quantity
-                    if work.captured_at < delta.captured_min:
-                        delta.captured_min = work.captured_at
-                    elif work.captured_at > delta.captured_max:
-                        delta.captured_max = work.captured_at
+                    delta.value += quantity
+                    if at < delta.captured_min:
+                        delta.captured_min = at
+                    elif at > delta.captured_max:
+                        delta.captured_max = at
 
-    event_ids = _event_ids(len(new))
+    # (b) events
+    seen: dict[str, tuple[Scope, set[str], set[str]]] = {}
     rows = []
-    for work, event_id in zip(new, event_ids, strict=True):
+    for work, event_id in zip(new, _event_ids(len(new)), strict=True):
         work.event_id = event_id
         event = work.event
         if work.error is not None:
             work.status = FAILED
-        elif not work.backfill and event.type in ("track", "identify"):
+        elif not work.backfill and event.type in ("track", "identify") and (work.company_id or work.user_id):
+            entry = seen.get(work.env)
+            if entry is None:
+                entry = seen[work.env] = (event.scope, set(), set())
             if work.company_id:
-                touched_companies.add(work.company_id)
-                seen.setdefault(work.env, set()).add(work.company_id)
+                entry[1].add(work.company_id)
             if work.user_id:
-                touched_users.add(work.user_id)
-                seen.setdefault(work.env, set()).add(work.user_id)
+                entry[2].add(work.user_id)
         event_type = event.type if isinstance(event.type, str) else type(event.type).__name__
-        rows.append((
+        rows.append(repository.EventRow(
             event_id, work.env, event_type[:20], work.name, event.raw_event_name, work.company_id, work.user_id,
-            work.quantity if event.type == "track" else 0, _body_json(event.body), work.key, event.source,
-            work.status, work.error, work.backfill, work.captured_at, received,
+            work.quantity if event.type == "track" else 0, _body(event.body), work.key, event.source,
+            work.status, work.error, work.backfill, work.captured_at, work.received_at,
         ))
     await repository.insert_events(rows)
-    await repository.upsert_counters(deltas)
 
-    # (d) last_seen_at, throttled per process
-    scopes = {w.env: w.event.scope for w in new}
-    for env, entity_ids in seen.items():
-        due = _due_for_touch(sorted(entity_ids), received)
-        company_ids = [e for e in due if e in touched_companies]
-        user_ids = [e for e in due if e in touched_users]
-        if company_ids or user_ids:
-            await touch_last_seen(scopes[env], company_ids, user_ids, received)
-            for entity_id in due:
+    # (d) last_seen_at, at most once a minute per entity and process
+    for scope, company_ids, user_ids in seen.values():
+        received = max(w.received_at for w in new)
+        due_companies = _due_for_touch(sorted(company_ids), received)
+        due_users = _due_for_touch(sorted(user_ids), received)
+        if due_companies or due_users:
+            await touch_last_seen(scope, due_companies, due_users, received)
+            for entity_id in (*due_companies, *due_users):
                 _last_touched[entity_id] = received
 
-    # change feed: usage refreshes check snapshots; created entities were recorded by their upsert.
-    for env, entity_ids in usage.items():
+    # change feed: usage refreshes check snapshots (created entities were recorded by their upsert)
+    for env, entity_ids in sorted(usage.items()):
         await changes.record_changes(env, USAGE, entity_ids)
-    return _results(works)
+
+    # (c) counters last: their row locks are the most contended, so hold them the shortest time
+    await repository.upsert_counters(deltas)
 
 
-def _body_json(body: object) -> str:
-    try:
-        return orjson.dumps(body if body is not None else {}).decode()
-    except TypeError:
-        return orjson.dumps({"unserialisable": str(body)}).decode()
+def _body(body: object) -> object:
+    return {} if body is None else body
 
 
 def _results(works: Sequence[_Work]) -> list[EventResult]:
@@ -539,4 +591,4 @@ def _results(works: Sequence[_Work]) -> list[EventResult]:
     ]
 
 
-__all__ = ["EventResult", "IncomingEvent", "ingest", "window_starts"]
+__all__ = ["Batch", "EventResult", "IncomingEvent", "ingest", "prepare", "window_starts", "write"]

@@ -73,17 +73,18 @@ def stored_key(key: str) -> str:
 
 
 def derived_key(
-    event_type: object, body: object, sent_at: object, received_at: datetime, position: int
+    event_type: object, body: object, sent_at: object, received_at: datetime, nonce: str, position: int
 ) -> str:
     """The idempotency key of an event sent without one (docs/metering.md):
 
     * with `sent_at`: sha256 of (type, canonical body, sent_at) — a client resending the same event
       (same body, same sent_at) is deduplicated;
-    * without: sha256 of (type, canonical body, receipt time in µs, position in the request) — unique
-      per delivery, so such events are never deduplicated."""
+    * without: sha256 of (type, canonical body, receipt time in µs, a random per-request nonce,
+      position in the request) — unique per delivery, so such events are never deduplicated (the
+      nonce keeps identical bodies received in the same microsecond by two processes apart)."""
     if sent_at is not None:
         material: list[object] = [event_type, body, sent_at]
     else:
-        material = [event_type, body, received_at.isoformat(timespec="microseconds"), position]
+        material = [event_type, body, received_at.isoformat(timespec="microseconds"), nonce, position]
     raw = orjson.dumps(material, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
     return DERIVED_PREFIX + hashlib.sha256(raw).hexdigest()

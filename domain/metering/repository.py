@@ -1,18 +1,22 @@
-"""Set-based SQL of the ingestion hot path. One statement per step and request, whatever the batch size:
+"""Set-based SQL of the ingestion hot path: one statement per step and transaction, whatever the
+number of events.
 
-* PostgreSQL: `INSERT … SELECT FROM unnest($1::…[], …)` — the statement text never changes, so asyncpg's
-  prepared-statement cache always hits, and arrays carry the rows.
-* SQLite: one multi-row `VALUES (?, …), (?, …)` statement per chunk (the parameter limit is 32,766).
+* PostgreSQL: the rows travel as ONE JSON parameter, expanded by `json_populate_recordset` (typed by the
+  table itself) or `json_to_recordset`. The statement text never changes, so asyncpg's prepared
+  statement cache always hits, and encoding a JSON string is far cheaper than asyncpg's per-element
+  array encoding.
+* SQLite: one multi-row `VALUES (?, …), (?, …)` statement per chunk (parameter limit 32,766).
 
 Every function runs on the connection of the current transaction (`Tortoise.get_connection` returns it
-inside `unit_of_work()`). Rows are written in a fixed, sorted order so concurrent transactions lock
-idempotency keys and counter rows in the same order and cannot deadlock on each other."""
+inside `unit_of_work()`). Rows are written in sorted order so concurrent transactions lock idempotency
+keys and counter rows in the same order and cannot deadlock on each other."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -24,31 +28,36 @@ def _connection() -> BaseDBAsyncClient:
 
 
 class Dialect:
-    """The little that differs between the two backends: placeholders and the floor function."""
+    """The little that differs between the backends: placeholders and the greatest/least functions."""
 
     def __init__(self, postgres: bool) -> None:
         self.postgres = postgres
-        self.floor = "GREATEST" if postgres else "max"
+        self.greatest = "GREATEST" if postgres else "max"
         self.least = "LEAST" if postgres else "min"
 
     def placeholder(self, index: int) -> str:
         """The placeholder of the 1-based `index`-th parameter."""
         return f"${index}" if self.postgres else "?"
 
-    def values(self, rows: int, columns: int, start: int = 1) -> str:
-        """`(?, ?), (?, ?)` (or numbered `$n` placeholders) for a multi-row VALUES list."""
+    def values(self, rows: int, columns: int) -> str:
+        """`(?, ?), (?, ?)` (numbered `$n` on PostgreSQL) for a multi-row VALUES list."""
         if not self.postgres:
             row = "(" + ", ".join("?" * columns) + ")"
             return ", ".join([row] * rows)
-        out, n = [], start
-        for _ in range(rows):
-            out.append("(" + ", ".join(f"${n + i}" for i in range(columns)) + ")")
-            n += columns
-        return ", ".join(out)
+        return ", ".join(
+            "(" + ", ".join(f"${r * columns + c + 1}" for c in range(columns)) + ")" for r in range(rows)
+        )
+
+
+POSTGRES, SQLITE = Dialect(True), Dialect(False)
 
 
 def dialect() -> Dialect:
-    return Dialect(_connection().capabilities.dialect == "postgres")
+    return POSTGRES if _connection().capabilities.dialect == "postgres" else SQLITE
+
+
+def _json(value: object) -> str:
+    return orjson.dumps(value, default=str).decode()
 
 
 def _chunks(rows: Sequence[Any], columns: int) -> Iterable[Sequence[Any]]:
@@ -57,41 +66,43 @@ def _chunks(rows: Sequence[Any], columns: int) -> Iterable[Sequence[Any]]:
         yield rows[start:start + size]
 
 
+def _columns(names: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in names)
+
+
 # --- (a) idempotency keys -------------------------------------------------------------------------
 
 _PG_INSERT_KEYS = (
     'WITH ins AS (INSERT INTO "idempotency_key" ("environment_id", "key", "created_at") '
-    "SELECT e, k, $3 FROM unnest($1::varchar[], $2::varchar[]) AS t(e, k) "
+    "SELECT t.e, t.k, $2 FROM json_to_recordset($1::json) AS t(e varchar, k varchar) "
     'ON CONFLICT ("environment_id", "key") DO NOTHING RETURNING "environment_id", "key") '
     'SELECT "environment_id", "key" FROM ins'
 )
 
 
 async def insert_idempotency_keys(keys: Sequence[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
-    """Insert `(environment_id, key)` pairs (distinct); returns the pairs that were new. A pair that a
-    concurrent, uncommitted transaction inserted makes this statement wait for that transaction: if it
+    """Insert distinct `(environment_id, key)` pairs; returns the pairs that were new. A pair a
+    concurrent, uncommitted transaction inserted makes this statement wait for it: if that transaction
     commits the pair is a duplicate here, if it rolls back the pair is ours."""
     if not keys:
         return set()
     ordered = sorted(keys)
     conn = _connection()
     if dialect().postgres:
-        rows = await conn.execute_query_dict(
-            _PG_INSERT_KEYS, [[e for e, _ in ordered], [k for _, k in ordered], now]
-        )
+        rows = await conn.execute_query_dict(_PG_INSERT_KEYS, [_json([{"e": e, "k": k} for e, k in ordered]), now])
         return {(row["environment_id"], row["key"]) for row in rows}
     fresh: set[tuple[str, str]] = set()
     for chunk in _chunks(ordered, 3):
         sql = (
             'INSERT INTO "idempotency_key" ("environment_id", "key", "created_at") VALUES '
-            + Dialect(False).values(len(chunk), 3)
+            + SQLITE.values(len(chunk), 3)
             + ' ON CONFLICT ("environment_id", "key") DO NOTHING RETURNING "environment_id", "key"'
         )
         params: list[Any] = []
         for env, key in chunk:
             params += (env, key, now)
-        _, rows = await conn.execute_query(sql, params)
-        fresh.update((row[0], row[1]) for row in rows)
+        _, found = await conn.execute_query(sql, params)
+        fresh.update((row[0], row[1]) for row in found)
     return fresh
 
 
@@ -108,37 +119,48 @@ async def delete_idempotency_keys_before(cutoff: datetime, limit: int) -> int:
 
 # --- (b) events -----------------------------------------------------------------------------------
 
-EVENT_COLUMNS = (
-    "id", "environment_id", "event_type", "event_name", "raw_event_name", "company_id", "user_id", "quantity",
-    "body", "idempotency_key", "source", "status", "error", "backfill", "captured_at", "received_at",
-)
-_PG_EVENT_TYPES = (
-    "varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "bigint",
-    "text", "varchar", "varchar", "varchar", "text", "bool", "timestamptz", "timestamptz",
-)
+
+class EventRow(NamedTuple):
+    id: str
+    environment_id: str
+    event_type: str
+    event_name: str | None
+    raw_event_name: str | None
+    company_id: str | None
+    user_id: str | None
+    quantity: int
+    body: object
+    idempotency_key: str
+    source: str
+    status: str
+    error: str | None
+    backfill: bool
+    captured_at: datetime
+    received_at: datetime
+
+
+_EVENT_COLUMNS = _columns(EventRow._fields)
 _PG_INSERT_EVENTS = (
-    'INSERT INTO "event" (' + ", ".join(f'"{c}"' for c in EVENT_COLUMNS) + ") SELECT "
-    + ", ".join("c8::jsonb" if i == 8 else f"c{i}" for i in range(len(EVENT_COLUMNS)))
-    + " FROM unnest(" + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_PG_EVENT_TYPES)) + ") AS t("
-    + ", ".join(f"c{i}" for i in range(len(EVENT_COLUMNS))) + ")"
+    f'INSERT INTO "event" ({_EVENT_COLUMNS}) SELECT {_EVENT_COLUMNS} '
+    'FROM json_populate_recordset(NULL::"event", $1::json)'
 )
 
 
-async def insert_events(rows: Sequence[tuple[Any, ...]]) -> None:
-    """One INSERT of event rows, each a tuple in `EVENT_COLUMNS` order with `body` already JSON text."""
+async def insert_events(rows: Sequence[EventRow]) -> None:
+    """One INSERT of all event rows."""
     if not rows:
         return
     conn = _connection()
     if dialect().postgres:
-        await conn.execute_query(_PG_INSERT_EVENTS, [list(column) for column in zip(*rows, strict=True)])
+        await conn.execute_query(_PG_INSERT_EVENTS, [_json([row._asdict() for row in rows])])
         return
-    width = len(EVENT_COLUMNS)
+    width = len(EventRow._fields)
     for chunk in _chunks(rows, width):
-        sql = (
-            'INSERT INTO "event" (' + ", ".join(f'"{c}"' for c in EVENT_COLUMNS) + ") VALUES "
-            + Dialect(False).values(len(chunk), width)
-        )
-        await conn.execute_query(sql, [value for row in chunk for value in row])
+        sql = f'INSERT INTO "event" ({_EVENT_COLUMNS}) VALUES ' + SQLITE.values(len(chunk), width)
+        params: list[Any] = []
+        for row in chunk:
+            params += (*row[:8], _json(row.body), *row[9:])
+        await conn.execute_query(sql, params)
 
 
 # --- (c) usage counters ---------------------------------------------------------------------------
@@ -146,7 +168,7 @@ async def insert_events(rows: Sequence[tuple[Any, ...]]) -> None:
 
 @dataclass(slots=True)
 class CounterDelta:
-    """The change of one counter row, aggregated over a request."""
+    """The change of one counter row, aggregated over a transaction."""
 
     environment_id: str
     value: int
@@ -156,28 +178,28 @@ class CounterDelta:
 
 CounterKey = tuple[str, str, str, str, datetime]  # entity_id, event_name, period, month_reset, window_start
 
-_COUNTER_COLUMNS = (
+_COUNTER_FIELDS = (
     "environment_id", "entity_id", "event_name", "period", "month_reset", "window_start", "value",
     "captured_at_min", "captured_at_max",
 )
+_COUNTER_COLUMNS = _columns(_COUNTER_FIELDS)
 _CONFLICT = '("entity_id", "event_name", "period", "month_reset", "window_start")'
 
 
 def _counter_update(d: Dialect) -> str:
     return (
-        f'DO UPDATE SET "value" = {d.floor}(0, "usage_counter"."value" + EXCLUDED."value"), '
+        f'DO UPDATE SET "value" = {d.greatest}(0, "usage_counter"."value" + EXCLUDED."value"), '
         f'"captured_at_min" = {d.least}(COALESCE("usage_counter"."captured_at_min", EXCLUDED."captured_at_min"), '
         'EXCLUDED."captured_at_min"), '
-        f'"captured_at_max" = {d.floor}(COALESCE("usage_counter"."captured_at_max", EXCLUDED."captured_at_max"), '
+        f'"captured_at_max" = {d.greatest}(COALESCE("usage_counter"."captured_at_max", EXCLUDED."captured_at_max"), '
         'EXCLUDED."captured_at_max")'
     )
 
 
 _PG_UPSERT_COUNTERS = (
-    'INSERT INTO "usage_counter" (' + ", ".join(f'"{c}"' for c in _COUNTER_COLUMNS) + ") "
-    "SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], "
-    "$6::timestamptz[], $7::bigint[], $8::timestamptz[], $9::timestamptz[]) "
-    f"ON CONFLICT {_CONFLICT} " + _counter_update(Dialect(True))
+    f'INSERT INTO "usage_counter" ({_COUNTER_COLUMNS}) SELECT {_COUNTER_COLUMNS} '
+    'FROM json_populate_recordset(NULL::"usage_counter", $1::json) '
+    f"ON CONFLICT {_CONFLICT} " + _counter_update(POSTGRES)
 )
 _PG_FLOOR_NEW = 'UPDATE "usage_counter" SET "value" = 0 WHERE "entity_id" = ANY($1::varchar[]) AND "value" < 0'
 
@@ -191,18 +213,25 @@ async def upsert_counters(deltas: dict[CounterKey, CounterDelta]) -> None:
     if not deltas:
         return
     ordered = sorted(deltas.items(), key=lambda item: item[0])
-    rows = [(d.environment_id, *key, d.value, d.captured_min, d.captured_max) for key, d in ordered]
     conn = _connection()
     postgres = dialect().postgres
     if postgres:
-        await conn.execute_query(_PG_UPSERT_COUNTERS, [list(column) for column in zip(*rows, strict=True)])
+        payload = [
+            {
+                "environment_id": d.environment_id, "entity_id": k[0], "event_name": k[1], "period": k[2],
+                "month_reset": k[3], "window_start": k[4], "value": d.value, "captured_at_min": d.captured_min,
+                "captured_at_max": d.captured_max,
+            }
+            for k, d in ordered
+        ]
+        await conn.execute_query(_PG_UPSERT_COUNTERS, [_json(payload)])
     else:
-        width = len(_COUNTER_COLUMNS)
+        rows = [(d.environment_id, *key, d.value, d.captured_min, d.captured_max) for key, d in ordered]
+        width = len(_COUNTER_FIELDS)
         for chunk in _chunks(rows, width):
             sql = (
-                'INSERT INTO "usage_counter" (' + ", ".join(f'"{c}"' for c in _COUNTER_COLUMNS) + ") VALUES "
-                + Dialect(False).values(len(chunk), width)
-                + f" ON CONFLICT {_CONFLICT} " + _counter_update(Dialect(False))
+                f'INSERT INTO "usage_counter" ({_COUNTER_COLUMNS}) VALUES ' + SQLITE.values(len(chunk), width)
+                + f" ON CONFLICT {_CONFLICT} " + _counter_update(SQLITE)
             )
             await conn.execute_query(sql, [value for row in chunk for value in row])
     negative = sorted({key[0] for key, d in ordered if d.value < 0})
@@ -220,17 +249,9 @@ async def upsert_counters(deltas: dict[CounterKey, CounterDelta]) -> None:
 
 
 async def billing_periods(company_ids: Sequence[str]) -> dict[str, tuple[datetime | None, datetime | None]]:
-    """`company_id -> (billing_period_start, billing_period_end)` for companies that have one."""
+    """`company_id -> (billing_period_start, billing_period_end)` for the companies that have one."""
     if not company_ids:
         return {}
-    conn = _connection()
-    if dialect().postgres:
-        rows = await conn.execute_query_dict(
-            'SELECT "id", "billing_period_start", "billing_period_end" FROM "company" '
-            'WHERE "id" = ANY($1::varchar[]) AND "billing_period_start" IS NOT NULL',
-            [list(company_ids)],
-        )
-        return {row["id"]: (row["billing_period_start"], row["billing_period_end"]) for row in rows}
     from domain.companies.models import Company
 
     found = await Company.filter(id__in=list(company_ids), billing_period_start__isnull=False).values_list(

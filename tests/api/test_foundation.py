@@ -17,3 +17,11 @@ async def test_graphql_requires_a_key(client: httpx.AsyncClient) -> None:
 async def test_environment_query(gql: GraphQL, keys: Keys) -> None:
     data = await gql.ok("{ environment { name environmentType } }")
     assert data["environment"] == {"name": "development", "environmentType": "development"}
+
+
+async def test_naive_datetime_variable_is_a_typed_input_error(gql: GraphQL, keys: Keys) -> None:
+    body = await gql("query($at: DateTime) { eventUsage(eventName: \"x\", at: $at) { usage } }",
+                     {"at": "2026-03-18T14:05:00"})
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "INVALID_INPUT"
+    assert "timezone" in error["message"]

@@ -1,7 +1,10 @@
+from collections.abc import Iterator
+
 import pytest
 
 from domain.companies import service
 from domain.companies.resolver import KeyResolver
+from domain.companies.resolver import resolver as shared_resolver
 from domain.companies.service import CompanyUpsert, UserUpsert
 from domain.db import unit_of_work
 from domain.errors import InvalidInput, KeyConflict
@@ -11,8 +14,11 @@ from tests.domain.test_companies import make
 
 
 @pytest.fixture
-def resolver() -> KeyResolver:
-    return KeyResolver()
+def resolver() -> Iterator[KeyResolver]:
+    """The process-wide instance (the one subscribed to the change feed), emptied around each test."""
+    shared_resolver.clear()
+    yield shared_resolver
+    shared_resolver.clear()
 
 
 async def test_cache_hit_issues_no_query(scope: Scope, resolver: KeyResolver, count_queries: QueryCounter) -> None:

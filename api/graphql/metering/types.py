@@ -9,6 +9,7 @@ from domain.metering.ingest import EventResult
 from domain.metering.models import Event
 from domain.metering.usage import DailyUsage, PeriodUsage
 
+
 @strawberry.enum
 class EventType(Enum):
     IDENTIFY = "identify"
