@@ -10,12 +10,14 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
 from api.http import JSONResponse, domain_error_response, error_response
 from api.logging import configure_logging
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.rest.checks import CheckFastPath
 from domain.cache.changes import ChangeFeedPoller
 from domain.db import tortoise_config
 from domain.errors import DomainError
@@ -69,9 +71,9 @@ def routes(settings: Settings) -> list[BaseRoute]:
     ]
 
 
-def create_app(settings: Settings | None = None, *, generate_schemas: bool = False) -> Starlette:
+def create_app(settings: Settings | None = None, *, generate_schemas: bool = False) -> ASGIApp:
     settings = settings or get_settings()
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, settings.access_log)
     poller = ChangeFeedPoller(settings.cache_poll_interval)
 
     @contextlib.asynccontextmanager
@@ -105,9 +107,10 @@ def create_app(settings: Settings | None = None, *, generate_schemas: bool = Fal
     )
     app.state.settings = settings
     app.state.poller = poller
-    return app
+    # Flag checks, the hot path, are answered before Starlette's stack (see api/rest/checks.py).
+    return CheckFastPath(app, limit=settings.max_body_bytes)
 
 
-def app_factory() -> Starlette:
+def app_factory() -> ASGIApp:
     """Entry point for uvicorn (`--factory api.app:app_factory`)."""
     return create_app()

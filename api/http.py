@@ -1,5 +1,6 @@
 """Helpers every HTTP route shares: fast JSON, body parsing, authentication, error bodies."""
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -40,10 +41,7 @@ def domain_error_response(exc: DomainError) -> JSONResponse:
     return error_response(exc.status, exc.message, code=exc.code, **({"field": exc.field} if exc.field else {}))
 
 
-async def json_body(request: Request) -> Any:
-    raw = request.scope.get(BODY_SCOPE_KEY)
-    if raw is None:
-        raw = await request.body()
+def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         raise InvalidInput("request body is empty; send a JSON object")
     try:
@@ -52,21 +50,41 @@ async def json_body(request: Request) -> Any:
         raise InvalidInput(f"malformed JSON: {exc}") from None
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    body = await json_body(request)
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise InvalidInput("request body must be a JSON object")
     return body
 
 
+async def _raw_body(request: Request) -> bytes:
+    raw = request.scope.get(BODY_SCOPE_KEY)
+    return raw if raw is not None else await request.body()
+
+
+async def json_body(request: Request) -> Any:
+    return parse_json(await _raw_body(request))
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    return parse_json_object(await _raw_body(request))
+
+
+def key_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The API key from `X-Schematic-Api-Key` or `Authorization: Bearer` (raw ASGI headers)."""
+    bearer = None
+    for name, value in headers:
+        if name == b"x-schematic-api-key":
+            key = value.decode("latin-1").strip()
+            if key:
+                return key
+        elif name == b"authorization" and value[:7].lower() == b"bearer ":
+            bearer = value[7:].decode("latin-1").strip()
+    return bearer or None
+
+
 def presented_key(request: Request) -> str | None:
-    key = request.headers.get("x-schematic-api-key")
-    if key:
-        return key.strip()
-    auth = request.headers.get("authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
-    return None
+    return key_from_headers(request.scope["headers"])
 
 
 async def authenticate(request: Request, kinds: tuple[str, ...] = ("secret", "publishable")) -> Scope:

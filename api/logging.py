@@ -7,7 +7,7 @@ import sys
 import structlog
 
 
-def configure_logging(level: str = "info", json: bool = True) -> None:
+def configure_logging(level: str = "info", json: bool = True, access_log: bool = False) -> None:
     from api.middleware import add_request_id
 
     shared: list[structlog.types.Processor] = [
@@ -40,6 +40,9 @@ def configure_logging(level: str = "info", json: bool = True) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # uvicorn writes an access line only when its access logger has handlers; a line per request costs
+    # about a fifth of a flag check, so it is opt-in. Failed requests are logged by our middleware anyway.
+    logging.getLogger("uvicorn.access").propagate = access_log
     # Strawberry logs every execution error with the full query; our error handling logs what matters.
     logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)
     logging.getLogger("tortoise").setLevel(max(logging.getLevelName(level.upper()), logging.INFO))

@@ -2,6 +2,7 @@
 (after gunzip, so a gzip bomb is refused as well)."""
 
 import contextvars
+import itertools
 import logging
 import os
 import time
@@ -31,7 +32,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _header(scope, b"x-request-id") or os.urandom(16).hex()
+        request_id = request_id_for(scope)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -47,15 +48,28 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if status >= 400 or _access_log.isEnabledFor(logging.DEBUG):
-                log.info(
-                    "request", method=scope["method"], path=scope["path"], status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+            log_request(scope, status, started)
             request_id_var.reset(token)
 
 
 _access_log = logging.getLogger("plangate.access")
+# Request ids: a random per-process prefix and a counter. Unique without a syscall per request.
+_ID_PREFIX = os.urandom(11).hex()
+_ids = itertools.count(1)
+
+
+def request_id_for(scope: Scope) -> str:
+    """The caller's X-Request-Id, or a new one."""
+    return _header(scope, b"x-request-id") or f"{_ID_PREFIX}{next(_ids):010x}"
+
+
+def log_request(scope: Scope, status: int, started: float) -> None:
+    """Failed requests are always logged (with the request id bound by the caller); others at debug level."""
+    if status >= 400 or _access_log.isEnabledFor(logging.DEBUG):
+        log.info(
+            "request", method=scope["method"], path=scope["path"], status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -1,4 +1,9 @@
-"""The baseline for HTTP benchmarks: a bare Starlette route returning a constant JSON body."""
+"""The baseline for HTTP benchmarks: a bare Starlette route returning a constant JSON body.
+
+The body is the environment variable PLANGATE_BASELINE_BODY when set (the benchmark puts a real check
+response there, so both servers send the same bytes), else a short check-shaped response."""
+
+import os
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -10,6 +15,7 @@ BODY = (
     b'"rule_id":null,"rule_type":"plan_entitlement","company_id":null,"user_id":null,"entitlement":null},'
     b'"params":{}}'
 )
+BODY = os.environ.get("PLANGATE_BASELINE_BODY", "").encode() or BODY
 
 
 async def constant(request: Request) -> Response:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import random
 import secrets
@@ -161,18 +162,26 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 class Workload:
     """Pre-serialised request parts: a body is the join of fixed event fragments and unique keys."""
 
-    def __init__(self, api_key: str, company_keys: list[str], seed: int = 7) -> None:
+    def __init__(
+        self, api_key: str, company_keys: list[str], distribution: str = "uniform", names: int = len(EVENT_NAMES),
+        seed: int = 7,
+    ) -> None:
         rng = random.Random(seed)
         self.api_key = api_key
         self.templates: list[tuple[list[bytes], int]] = []
-        for _ in range(64):
+        if distribution == "zipf":  # company of rank r sends a share proportional to 1/r
+            weights = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(company_keys))))
+        else:
+            weights = list(itertools.accumulate(1.0 for _ in company_keys))
+        event_names = EVENT_NAMES[:names]
+        for _ in range(256):
             fragments: list[bytes] = []
             quantity = 0
             for i in range(BATCH):
                 q = rng.randint(1, 5)
                 quantity += q
-                company = rng.choice(company_keys)
-                name = rng.choice(EVENT_NAMES)
+                company = rng.choices(company_keys, cum_weights=weights)[0]
+                name = rng.choice(event_names)
                 fragments.append(
                     (f'{{"api_key":"{api_key}","type":"track","idempotency_key":"').encode()
                 )
@@ -266,6 +275,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--companies", type=int, default=1000)
     parser.add_argument("--pool", type=int, default=10, help="database connections per worker")
+    parser.add_argument("--distribution", choices=("uniform", "zipf"), default="uniform",
+                        help="how events spread over the companies (zipf: rank r sends ~1/r of the share)")
+    parser.add_argument("--event-names", type=int, default=len(EVENT_NAMES), choices=range(1, len(EVENT_NAMES) + 1))
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
@@ -278,8 +290,9 @@ def main() -> None:
         pass
 
     url, api_key, company_keys = asyncio.run(setup_database(args.database, args.companies))
-    workload = Workload(api_key, company_keys)
-    print(f"database {urlsplit(url).path.lstrip('/')}: {args.companies} companies; "
+    workload = Workload(api_key, company_keys, args.distribution, args.event_names)
+    print(f"database {urlsplit(url).path.lstrip('/')}: {args.companies} companies ({args.distribution}), "
+          f"{args.event_names} event names; "
           f"{args.workers} uvicorn workers, {args.connections} connections, {BATCH} events per request")
     results: dict[str, dict] = {}
     try:

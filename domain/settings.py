@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     workers: int = Field(1, description="uvicorn worker processes for `plangate serve`.")
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console output).")
+    access_log: bool = Field(
+        False, description="Log every request (uvicorn access log). Failed requests are always logged."
+    )
     max_body_bytes: int = Field(1_048_576, description="Largest accepted request body, after gunzip.")
     graphiql: bool = Field(True, description="Serve GraphiQL on GET /graphql.")
     graphql_max_depth: int = Field(12, description="Deepest GraphQL operation accepted.")

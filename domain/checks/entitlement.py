@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.checks.snapshot import CompanySnapshot, FlagEntry, normal_reset
-from domain.rules import ENTITLEMENT_RULE_TYPES, GrantSpec, Rule, most_generous
+from domain.rules import ENTITLEMENT_RULE_TYPES, GrantSpec, Rule
 from domain.rules.conditions import parse_int
 
 
@@ -46,7 +46,7 @@ def feature_usage(flag: FlagEntry, company: CompanySnapshot, now: datetime) -> U
     feature = flag.feature
     if feature is None:
         return None
-    grant = most_generous(company.grants_for(feature.id), now, company.traits)
+    grant = company.grant_for(feature.id, now)
     if grant is None:
         return None
     period = month_reset = reset = None

@@ -28,6 +28,7 @@ from domain.rules import (
     TraitRef,
     UserContext,
     compile_grant,
+    most_generous,
     prepare_rules,
 )
 from domain.timeutil import utcnow
@@ -190,6 +191,7 @@ class CompanySnapshot:
     _prepared: dict[str, PreparedRules] = field(default_factory=dict)
     # (period, month_reset) -> the window [start, end) last computed; reused until `end`.
     _windows: dict[tuple[str, str], tuple[datetime, datetime | None]] = field(default_factory=dict)
+    _grants: dict[str, tuple[GrantSpec | None, datetime | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.context = CompanyContext(
@@ -226,6 +228,17 @@ class CompanySnapshot:
             rules.extend(self.override_rules.get(flag.id, ()))
             prepared = self._prepared[flag.id] = prepare_rules(rules, flag.id)
         return prepared
+
+    def grant_for(self, feature_id: str, now: datetime) -> GrantSpec | None:
+        """The most generous grant of a feature (§2.10), memoised until the next override expiry."""
+        memo = self._grants.get(feature_id)
+        if memo is not None and (memo[1] is None or now < memo[1]):
+            return memo[0]
+        grants = self.grants_for(feature_id)
+        expiries = [g.expires_at for g in grants if g.expires_at is not None and g.expires_at > now]
+        grant = most_generous(grants, now, self.traits)
+        self._grants[feature_id] = (grant, min(expiries) if expiries else None)
+        return grant
 
     def grants_for(self, feature_id: str) -> list[GrantSpec]:
         grants = [self.env.plan_grants.get(p, {}).get(feature_id) for p in self.context.plan_ids]

@@ -508,32 +508,46 @@ async def _store(new: list[_Work]) -> None:
         if work.identify is not None and work.error is None:
             await _identify(work)
 
-    # counter deltas, aggregated per (entity, event name, period, month_reset, window)
+    # counter deltas: first per (entity, event name, windows), then expanded to one row per window
     counted = [w for w in new if w.error is None and w.quantity != 0 and w.event.type == "track"]
     anchor_of = await anchors.get_many({w.company_id for w in counted if w.company_id})
-    deltas: dict[CounterKey, CounterDelta] = {}
+    groups: dict[tuple[str, str, tuple[datetime, ...]], list[Any]] = {}
+    starts_of: dict[tuple[datetime, BillingAnchor | None], tuple[datetime, ...]] = {}
     usage: dict[str, set[str]] = {}
     for work in counted:
+        at, quantity = work.captured_at, work.quantity
         for entity_id in (work.company_id, work.user_id):
             if entity_id is None:
                 continue
-            changed = usage.get(work.env)
-            if changed is None:
-                changed = usage[work.env] = set()
-            changed.add(entity_id)
             anchor = anchor_of.get(entity_id) if entity_id == work.company_id else None
-            at, quantity = work.captured_at, work.quantity
-            for (period, reset), start in zip(COUNTED_WINDOWS, window_starts(at, anchor), strict=True):
-                counter = (entity_id, work.name, period, reset, start)  # type: ignore[arg-type]
-                delta = deltas.get(counter)
-                if delta is None:
-                    deltas[counter] = CounterDelta(work.env, quantity, at, at)
-                else:
-                    delta.value += quantity
-                    if at < delta.captured_min:
-                        delta.captured_min = at
-                    elif at > delta.captured_max:
-                        delta.captured_max = at
+            starts = starts_of.get((at, anchor))
+            if starts is None:
+                starts = starts_of[(at, anchor)] = window_starts(at, anchor)
+            group_key = (entity_id, work.name, starts)  # type: ignore[assignment]
+            group = groups.get(group_key)  # type: ignore[arg-type]
+            if group is None:
+                groups[group_key] = [work.env, quantity, at, at]  # type: ignore[index]
+                changed = usage.get(work.env)
+                if changed is None:
+                    changed = usage[work.env] = set()
+                changed.add(entity_id)
+            else:
+                group[1] += quantity
+                if at < group[2]:
+                    group[2] = at
+                elif at > group[3]:
+                    group[3] = at
+    deltas: dict[CounterKey, CounterDelta] = {}
+    for (entity_id, name, starts), (env, quantity, low, high) in groups.items():
+        for (period, reset), start in zip(COUNTED_WINDOWS, starts, strict=True):
+            counter = (entity_id, name, period, reset, start)
+            delta = deltas.get(counter)
+            if delta is None:
+                deltas[counter] = CounterDelta(env, quantity, low, high)
+            else:  # events of different days share the month and all-time rows
+                delta.value += quantity
+                delta.captured_min = min(delta.captured_min, low)
+                delta.captured_max = max(delta.captured_max, high)
 
     # (b) events
     seen: dict[str, tuple[Scope, set[str], set[str]]] = {}

@@ -1,10 +1,10 @@
 """Set-based SQL of the ingestion hot path: one statement per step and transaction, whatever the
 number of events.
 
-* PostgreSQL: the rows travel as ONE JSON parameter, expanded by `json_populate_recordset` (typed by the
-  table itself) or `json_to_recordset`. The statement text never changes, so asyncpg's prepared
-  statement cache always hits, and encoding a JSON string is far cheaper than asyncpg's per-element
-  array encoding.
+* PostgreSQL: the rows travel as ONE JSON parameter (an array of row arrays) expanded by
+  `jsonb_array_elements` with positional casts. The statement text never changes, so asyncpg's prepared
+  statement cache always hits, and orjson-encoding the rows is far cheaper than asyncpg's per-element
+  array encoding (measured: PostgreSQL spends the same or less time on this form than on unnest).
 * SQLite: one multi-row `VALUES (?, …), (?, …)` statement per chunk (parameter limit 32,766).
 
 Every function runs on the connection of the current transaction (`Tortoise.get_connection` returns it
@@ -57,6 +57,7 @@ def dialect() -> Dialect:
 
 
 def _json(value: object) -> str:
+    """JSON text of rows (tuples serialise as arrays; datetimes as RFC 3339)."""
     return orjson.dumps(value, default=str).decode()
 
 
@@ -74,7 +75,7 @@ def _columns(names: Sequence[str]) -> str:
 
 _PG_INSERT_KEYS = (
     'WITH ins AS (INSERT INTO "idempotency_key" ("environment_id", "key", "created_at") '
-    "SELECT t.e, t.k, $2 FROM json_to_recordset($1::json) AS t(e varchar, k varchar) "
+    "SELECT r->>0, r->>1, $2 FROM jsonb_array_elements($1::jsonb) AS r "
     'ON CONFLICT ("environment_id", "key") DO NOTHING RETURNING "environment_id", "key") '
     'SELECT "environment_id", "key" FROM ins'
 )
@@ -89,7 +90,7 @@ async def insert_idempotency_keys(keys: Sequence[tuple[str, str]], now: datetime
     ordered = sorted(keys)
     conn = _connection()
     if dialect().postgres:
-        rows = await conn.execute_query_dict(_PG_INSERT_KEYS, [_json([{"e": e, "k": k} for e, k in ordered]), now])
+        rows = await conn.execute_query_dict(_PG_INSERT_KEYS, [_json(ordered), now])
         return {(row["environment_id"], row["key"]) for row in rows}
     fresh: set[tuple[str, str]] = set()
     for chunk in _chunks(ordered, 3):
@@ -140,9 +141,14 @@ class EventRow(NamedTuple):
 
 
 _EVENT_COLUMNS = _columns(EventRow._fields)
+_EVENT_TYPES = (
+    "varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "bigint", "jsonb", "varchar",
+    "varchar", "varchar", "text", "bool", "timestamptz", "timestamptz",
+)
 _PG_INSERT_EVENTS = (
-    f'INSERT INTO "event" ({_EVENT_COLUMNS}) SELECT {_EVENT_COLUMNS} '
-    'FROM json_populate_recordset(NULL::"event", $1::json)'
+    f'INSERT INTO "event" ({_EVENT_COLUMNS}) SELECT '
+    + ", ".join(f"r->{i}" if t == "jsonb" else f"(r->>{i})::{t}" for i, t in enumerate(_EVENT_TYPES))
+    + " FROM jsonb_array_elements($1::jsonb) AS r"
 )
 
 
@@ -152,7 +158,7 @@ async def insert_events(rows: Sequence[EventRow]) -> None:
         return
     conn = _connection()
     if dialect().postgres:
-        await conn.execute_query(_PG_INSERT_EVENTS, [_json([row._asdict() for row in rows])])
+        await conn.execute_query(_PG_INSERT_EVENTS, [_json([tuple(row) for row in rows])])
         return
     width = len(EventRow._fields)
     for chunk in _chunks(rows, width):
@@ -196,10 +202,13 @@ def _counter_update(d: Dialect) -> str:
     )
 
 
+_COUNTER_TYPES = (
+    "varchar", "varchar", "varchar", "varchar", "varchar", "timestamptz", "bigint", "timestamptz", "timestamptz",
+)
 _PG_UPSERT_COUNTERS = (
-    f'INSERT INTO "usage_counter" ({_COUNTER_COLUMNS}) SELECT {_COUNTER_COLUMNS} '
-    'FROM json_populate_recordset(NULL::"usage_counter", $1::json) '
-    f"ON CONFLICT {_CONFLICT} " + _counter_update(POSTGRES)
+    f'INSERT INTO "usage_counter" ({_COUNTER_COLUMNS}) SELECT '
+    + ", ".join(f"(r->>{i})::{t}" for i, t in enumerate(_COUNTER_TYPES))
+    + f" FROM jsonb_array_elements($1::jsonb) AS r ON CONFLICT {_CONFLICT} " + _counter_update(POSTGRES)
 )
 _PG_FLOOR_NEW = 'UPDATE "usage_counter" SET "value" = 0 WHERE "entity_id" = ANY($1::varchar[]) AND "value" < 0'
 
@@ -213,20 +222,12 @@ async def upsert_counters(deltas: dict[CounterKey, CounterDelta]) -> None:
     if not deltas:
         return
     ordered = sorted(deltas.items(), key=lambda item: item[0])
+    rows = [(d.environment_id, *key, d.value, d.captured_min, d.captured_max) for key, d in ordered]
     conn = _connection()
     postgres = dialect().postgres
     if postgres:
-        payload = [
-            {
-                "environment_id": d.environment_id, "entity_id": k[0], "event_name": k[1], "period": k[2],
-                "month_reset": k[3], "window_start": k[4], "value": d.value, "captured_at_min": d.captured_min,
-                "captured_at_max": d.captured_max,
-            }
-            for k, d in ordered
-        ]
-        await conn.execute_query(_PG_UPSERT_COUNTERS, [_json(payload)])
+        await conn.execute_query(_PG_UPSERT_COUNTERS, [_json(rows)])
     else:
-        rows = [(d.environment_id, *key, d.value, d.captured_min, d.captured_max) for key, d in ordered]
         width = len(_COUNTER_FIELDS)
         for chunk in _chunks(rows, width):
             sql = (

@@ -19,8 +19,9 @@ from tests.conftest import Keys
 async def test_request_id_is_echoed_and_generated(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz", headers={"X-Request-Id": "abc123"})
     assert response.headers["x-request-id"] == "abc123"
-    generated = (await client.get("/healthz")).headers["x-request-id"]
-    assert len(generated) == 32
+    first = (await client.get("/healthz")).headers["x-request-id"]
+    second = (await client.get("/healthz")).headers["x-request-id"]
+    assert len(first) == 32 and first != second
 
 
 async def test_oversized_body_is_refused_with_413(client: httpx.AsyncClient) -> None:
