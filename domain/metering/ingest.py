@@ -26,7 +26,7 @@ from domain.companies.resolver import resolver
 from domain.companies.service import CompanyUpsert, UserUpsert, touch_last_seen, upsert_company, upsert_user
 from domain.errors import DomainError, Forbidden, InvalidInput
 from domain.metering import parsing, repository
-from domain.metering.repository import CounterDelta, CounterKey
+from domain.metering.repository import UsageDelta, UsageKey
 from domain.periods import EPOCH, BillingAnchor, window_start_key
 from domain.scope import Scope
 from domain.timeutil import parse_timestamp, utcnow
@@ -508,10 +508,11 @@ async def _store(new: list[_Work]) -> None:
         if work.identify is not None and work.error is None:
             await _identify(work)
 
-    # counter deltas: first per (entity, event name, windows), then expanded to one row per window
+    # counter deltas, aggregated per (entity, event name, window starts); the repository expands them
+    # to one row per counted window
     counted = [w for w in new if w.error is None and w.quantity != 0 and w.event.type == "track"]
     anchor_of = await anchors.get_many({w.company_id for w in counted if w.company_id})
-    groups: dict[tuple[str, str, tuple[datetime, ...]], list[Any]] = {}
+    deltas: dict[UsageKey, UsageDelta] = {}
     starts_of: dict[tuple[datetime, BillingAnchor | None], tuple[datetime, ...]] = {}
     usage: dict[str, set[str]] = {}
     for work in counted:
@@ -523,31 +524,20 @@ async def _store(new: list[_Work]) -> None:
             starts = starts_of.get((at, anchor))
             if starts is None:
                 starts = starts_of[(at, anchor)] = window_starts(at, anchor)
-            group_key = (entity_id, work.name, starts)  # type: ignore[assignment]
-            group = groups.get(group_key)  # type: ignore[arg-type]
-            if group is None:
-                groups[group_key] = [work.env, quantity, at, at]  # type: ignore[index]
+            key = (entity_id, work.name, starts)
+            delta = deltas.get(key)  # type: ignore[arg-type]
+            if delta is None:
+                deltas[key] = UsageDelta(work.env, quantity, at, at)  # type: ignore[index]
                 changed = usage.get(work.env)
                 if changed is None:
                     changed = usage[work.env] = set()
                 changed.add(entity_id)
             else:
-                group[1] += quantity
-                if at < group[2]:
-                    group[2] = at
-                elif at > group[3]:
-                    group[3] = at
-    deltas: dict[CounterKey, CounterDelta] = {}
-    for (entity_id, name, starts), (env, quantity, low, high) in groups.items():
-        for (period, reset), start in zip(COUNTED_WINDOWS, starts, strict=True):
-            counter = (entity_id, name, period, reset, start)
-            delta = deltas.get(counter)
-            if delta is None:
-                deltas[counter] = CounterDelta(env, quantity, low, high)
-            else:  # events of different days share the month and all-time rows
                 delta.value += quantity
-                delta.captured_min = min(delta.captured_min, low)
-                delta.captured_max = max(delta.captured_max, high)
+                if at < delta.captured_min:
+                    delta.captured_min = at
+                elif at > delta.captured_max:
+                    delta.captured_max = at
 
     # (b) events
     seen: dict[str, tuple[Scope, set[str], set[str]]] = {}
@@ -588,7 +578,7 @@ async def _store(new: list[_Work]) -> None:
         await changes.record_changes(env, USAGE, entity_ids)
 
     # (c) counters last: their row locks are the most contended, so hold them the shortest time
-    await repository.upsert_counters(deltas)
+    await repository.upsert_counters(COUNTED_WINDOWS, deltas)
 
 
 def _body(body: object) -> object:

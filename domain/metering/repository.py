@@ -173,8 +173,9 @@ async def insert_events(rows: Sequence[EventRow]) -> None:
 
 
 @dataclass(slots=True)
-class CounterDelta:
-    """The change of one counter row, aggregated over a transaction."""
+class UsageDelta:
+    """The change of usage of one event name by one entity whose events fall in the same windows,
+    aggregated over a transaction."""
 
     environment_id: str
     value: int
@@ -182,7 +183,9 @@ class CounterDelta:
     captured_max: datetime
 
 
-CounterKey = tuple[str, str, str, str, datetime]  # entity_id, event_name, period, month_reset, window_start
+# entity_id, event_name, the window start of each counted (period, month_reset)
+UsageKey = tuple[str, str, tuple[datetime, ...]]
+Window = tuple[str, str]  # period, month_reset
 
 _COUNTER_FIELDS = (
     "environment_id", "entity_id", "event_name", "period", "month_reset", "window_start", "value",
@@ -202,32 +205,61 @@ def _counter_update(d: Dialect) -> str:
     )
 
 
-_COUNTER_TYPES = (
-    "varchar", "varchar", "varchar", "varchar", "varchar", "timestamptz", "bigint", "timestamptz", "timestamptz",
-)
+# Each group row names its set of window starts (k); the join expands it to one row per counted window,
+# GROUP BY merges groups sharing a counter row (e.g. two days of one month), ORDER BY fixes the lock order.
 _PG_UPSERT_COUNTERS = (
-    f'INSERT INTO "usage_counter" ({_COUNTER_COLUMNS}) SELECT '
-    + ", ".join(f"(r->>{i})::{t}" for i, t in enumerate(_COUNTER_TYPES))
-    + f" FROM jsonb_array_elements($1::jsonb) AS r ON CONFLICT {_CONFLICT} " + _counter_update(POSTGRES)
+    f'INSERT INTO "usage_counter" ({_COUNTER_COLUMNS}) '
+    "SELECT g.e, g.i, g.n, w.p, w.m, w.s, sum(g.v), min(g.lo), max(g.hi) "
+    "FROM jsonb_to_recordset($1::jsonb) AS g(e varchar, i varchar, n varchar, v bigint, lo timestamptz, "
+    "hi timestamptz, k int) "
+    "JOIN jsonb_to_recordset($2::jsonb) AS w(k int, p varchar, m varchar, s timestamptz) ON w.k = g.k "
+    "GROUP BY g.e, g.i, g.n, w.p, w.m, w.s ORDER BY g.i, g.n, w.p, w.m, w.s "
+    f"ON CONFLICT {_CONFLICT} " + _counter_update(POSTGRES)
 )
 _PG_FLOOR_NEW = 'UPDATE "usage_counter" SET "value" = 0 WHERE "entity_id" = ANY($1::varchar[]) AND "value" < 0'
 
 
-async def upsert_counters(deltas: dict[CounterKey, CounterDelta]) -> None:
-    """Apply aggregated deltas with ONE multi-row `INSERT … ON CONFLICT DO UPDATE`, floored at zero.
+async def upsert_counters(windows: Sequence[Window], deltas: dict[UsageKey, UsageDelta]) -> None:
+    """Add `deltas` to the counters of every window in `windows` with ONE multi-row
+    `INSERT … ON CONFLICT DO UPDATE`; each counter row appears once, its delta summed first.
 
-    A delta is added to the stored value and the sum floored at 0. A row that did not exist yet is
-    inserted with its raw delta, so a correction (negative delta) arriving before any usage would
-    leave a negative row; only then a second statement resets such rows of the affected entities to 0."""
+    The sum of stored value and delta is floored at 0. A row that did not exist yet is inserted with
+    its raw delta, so a correction (negative delta) arriving before any usage would leave a negative
+    row; only then a second statement resets such rows of the affected entities to 0."""
     if not deltas:
         return
-    ordered = sorted(deltas.items(), key=lambda item: item[0])
-    rows = [(d.environment_id, *key, d.value, d.captured_min, d.captured_max) for key, d in ordered]
     conn = _connection()
     postgres = dialect().postgres
     if postgres:
-        await conn.execute_query(_PG_UPSERT_COUNTERS, [_json(rows)])
+        sets: dict[tuple[datetime, ...], int] = {}
+        groups = []
+        for (entity_id, name, starts), d in deltas.items():
+            k = sets.get(starts)
+            if k is None:
+                k = sets[starts] = len(sets)
+            groups.append({
+                "e": d.environment_id, "i": entity_id, "n": name, "v": d.value, "lo": d.captured_min,
+                "hi": d.captured_max, "k": k,
+            })
+        expansion = [
+            {"k": k, "p": period, "m": reset, "s": start}
+            for starts, k in sets.items()
+            for (period, reset), start in zip(windows, starts, strict=True)
+        ]
+        await conn.execute_query(_PG_UPSERT_COUNTERS, [_json(groups), _json(expansion)])
     else:
+        merged: dict[tuple[str, str, str, str, datetime], list[Any]] = {}
+        for (entity_id, name, starts), d in deltas.items():
+            for (period, reset), start in zip(windows, starts, strict=True):
+                row = merged.get((entity_id, name, period, reset, start))
+                if row is None:
+                    merged[(entity_id, name, period, reset, start)] = [
+                        d.environment_id, d.value, d.captured_min, d.captured_max,
+                    ]
+                else:
+                    row[1] += d.value
+                    row[2], row[3] = min(row[2], d.captured_min), max(row[3], d.captured_max)
+        rows = [(env, *key, value, low, high) for key, (env, value, low, high) in sorted(merged.items())]
         width = len(_COUNTER_FIELDS)
         for chunk in _chunks(rows, width):
             sql = (
@@ -235,7 +267,7 @@ async def upsert_counters(deltas: dict[CounterKey, CounterDelta]) -> None:
                 + f" ON CONFLICT {_CONFLICT} " + _counter_update(SQLITE)
             )
             await conn.execute_query(sql, [value for row in chunk for value in row])
-    negative = sorted({key[0] for key, d in ordered if d.value < 0})
+    negative = sorted({key[0] for key, d in deltas.items() if d.value < 0})
     if negative:
         if postgres:
             await conn.execute_query(_PG_FLOOR_NEW, [negative])
