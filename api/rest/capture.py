@@ -21,7 +21,16 @@ from api.http import JSONResponse, error_response, presented_key
 from domain.db import unit_of_work
 from domain.environments.service import authenticator
 from domain.errors import InvalidInput, Unauthenticated
-from domain.metering.ingest import DUPLICATE, FAILED, Batch, EventResult, IncomingEvent, prepare, write
+from domain.metering.ingest import (
+    DUPLICATE,
+    FAILED,
+    Batch,
+    EventResult,
+    IncomingEvent,
+    apply_usage_changes,
+    prepare,
+    write,
+)
 from domain.timeutil import utcnow
 
 log = structlog.get_logger(__name__)
@@ -49,7 +58,9 @@ async def _write(batches: Sequence[Batch]) -> list[list[EventResult]]:
     for attempt in range(_ATTEMPTS):
         try:
             async with unit_of_work():
-                return await write(batches)
+                written = await write(batches)
+            apply_usage_changes(written.usage_changes)  # committed: refresh this process's snapshots
+            return written.results
         except Exception as exc:
             if attempt + 1 == _ATTEMPTS or not _retryable(exc):
                 raise

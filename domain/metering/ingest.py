@@ -297,10 +297,15 @@ def _on_usage_change(environment_id: str, scope: str, ref_id: str) -> None:
     """A usage change refreshes the check snapshot of the company or user (in every process)."""
     if scope != USAGE:
         return
-    from domain.checks.cache import snapshots
+    invalidate = _snapshot_invalidate[0]
+    if invalidate is None:
+        from domain.checks.cache import snapshots
 
-    kind = changes.USER if ref_id.startswith("user_") else changes.COMPANY
-    snapshots.invalidate(environment_id, kind, ref_id)
+        invalidate = _snapshot_invalidate[0] = snapshots.invalidate
+    invalidate(environment_id, changes.USER if ref_id.startswith("user_") else changes.COMPANY, ref_id)
+
+
+_snapshot_invalidate: list[Any] = [None]
 
 
 changes.subscribe(_on_usage_change)
@@ -466,16 +471,20 @@ def prepare(events: Sequence[IncomingEvent], received_at: datetime | None = None
     return Batch(works, received)
 
 
-async def ingest(events: Sequence[IncomingEvent], *, received_at: datetime | None = None) -> list[EventResult]:
-    """`prepare` and `write` one request's events; must run inside a unit of work."""
-    return (await write([prepare(events, received_at)]))[0]
+@dataclass(slots=True)
+class Written:
+    results: list[list[EventResult]]  # per batch, per event
+    usage_changes: dict[str, set[str]]  # environment id -> companies and users whose usage changed
 
 
-async def write(batches: Sequence[Batch]) -> list[list[EventResult]]:
+async def write(batches: Sequence[Batch]) -> Written:
     """Deduplicate, store and count prepared batches in the caller's transaction, set-based: one
-    statement per step whatever the number of events. Returns the results of each batch, in order.
+    statement per step whatever the number of events. Inside the transaction the first copy of an
+    idempotency key wins (batch order, then position).
 
-    Inside the transaction the first copy of an idempotency key wins (batch order, then position)."""
+    The change-feed rows of the usage changes are written here; once the transaction has committed,
+    the caller passes `usage_changes` to `apply_usage_changes` to refresh this process's caches (other
+    processes follow the change feed)."""
     works = [work for batch in batches for work in batch.works]
     for work in works:
         work.reset()
@@ -496,12 +505,18 @@ async def write(batches: Sequence[Batch]) -> list[list[EventResult]]:
             new.append(work)
         else:
             work.status = DUPLICATE
-    if new:
-        await _store(new)
-    return [_results(batch.works) for batch in batches]
+    usage = await _store(new, now) if new else {}
+    return Written([_results(batch.works) for batch in batches], usage)
 
 
-async def _store(new: list[_Work]) -> None:
+def apply_usage_changes(usage_changes: Mapping[str, Iterable[str]]) -> None:
+    """After the commit: drop the check snapshots of the entities whose usage changed, in this process."""
+    for environment_id, entity_ids in usage_changes.items():
+        for entity_id in entity_ids:
+            changes.invalidate_locally(environment_id, USAGE, entity_id)
+
+
+async def _store(new: list[_Work], now: datetime) -> dict[str, set[str]]:
     # companies and users
     await _resolve(new)
     for work in new:
@@ -573,12 +588,13 @@ async def _store(new: list[_Work]) -> None:
             for entity_id in (*due_companies, *due_users):
                 _last_touched[entity_id] = received
 
-    # change feed: usage refreshes check snapshots (created entities were recorded by their upsert)
-    for env, entity_ids in sorted(usage.items()):
-        await changes.record_changes(env, USAGE, entity_ids)
+    # change feed: usage refreshes check snapshots in every process (created entities were recorded by
+    # their upsert). One set-based upsert of `cache_change` rows; `apply_usage_changes` after the commit.
+    await repository.record_changes(USAGE, usage, now)
 
     # (c) counters last: their row locks are the most contended, so hold them the shortest time
     await repository.upsert_counters(COUNTED_WINDOWS, deltas)
+    return usage
 
 
 def _body(body: object) -> object:
@@ -595,4 +611,4 @@ def _results(works: Sequence[_Work]) -> list[EventResult]:
     ]
 
 
-__all__ = ["Batch", "EventResult", "IncomingEvent", "ingest", "prepare", "window_starts", "write"]
+__all__ = ["Batch", "EventResult", "IncomingEvent", "Written", "apply_usage_changes", "prepare", "window_starts", "write"]

@@ -11,7 +11,7 @@ Every function runs on the connection of the current transaction (`Tortoise.get_
 inside `unit_of_work()`). Rows are written in sorted order so concurrent transactions lock idempotency
 keys and counter rows in the same order and cannot deadlock on each other."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -276,6 +276,37 @@ async def upsert_counters(windows: Sequence[Window], deltas: dict[UsageKey, Usag
             await conn.execute_query(
                 f'UPDATE "usage_counter" SET "value" = 0 WHERE "entity_id" IN ({marks}) AND "value" < 0', negative
             )
+
+
+# --- change feed -----------------------------------------------------------------------------------
+
+_PG_RECORD_CHANGES = (
+    'INSERT INTO "cache_change" ("environment_id", "scope", "ref_id", "changed_at") '
+    "SELECT r->>0, $2, r->>1, $3 FROM jsonb_array_elements($1::jsonb) AS r "
+    'ON CONFLICT ("environment_id", "scope", "ref_id") DO UPDATE SET "changed_at" = EXCLUDED."changed_at"'
+)
+
+
+async def record_changes(scope: str, refs: Mapping[str, Iterable[str]], now: datetime) -> None:
+    """The rows `domain.cache.changes.record_changes` writes (one per environment, scope and ref, upserted
+    with the change time), for many refs in one statement. Sorted: a fixed lock order."""
+    rows = sorted((env, ref) for env, ids in refs.items() for ref in ids)
+    if not rows:
+        return
+    conn = _connection()
+    if dialect().postgres:
+        await conn.execute_query(_PG_RECORD_CHANGES, [_json(rows), scope, now])
+        return
+    for chunk in _chunks(rows, 4):
+        sql = (
+            'INSERT INTO "cache_change" ("environment_id", "scope", "ref_id", "changed_at") VALUES '
+            + SQLITE.values(len(chunk), 4)
+            + ' ON CONFLICT ("environment_id", "scope", "ref_id") DO UPDATE SET "changed_at" = excluded."changed_at"'
+        )
+        params: list[Any] = []
+        for env, ref in chunk:
+            params += (env, scope, ref, now)
+        await conn.execute_query(sql, params)
 
 
 # --- billing anchors --------------------------------------------------------------------------------

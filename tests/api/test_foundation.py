@@ -25,3 +25,17 @@ async def test_naive_datetime_variable_is_a_typed_input_error(gql: GraphQL, keys
     error = body["errors"][0]
     assert error["extensions"]["code"] == "INVALID_INPUT"
     assert "timezone" in error["message"]
+
+
+async def test_query_limits(gql: GraphQL, keys: Keys) -> None:
+    from domain.settings import get_settings
+
+    settings = get_settings()
+    nest = "plan { entitlements { " * 6
+    deep = "{ companies { edges { node { " + nest + "id" + " } }" * 6 + " } } } }"
+    body = await gql(deep)
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+    aliases = "{ " + " ".join(f"a{i}: environment {{ name }}" for i in range(settings.graphql_max_aliases + 1)) + " }"
+    assert "aliases" in (await gql(aliases))["errors"][0]["message"].lower()
+    tokens = "{ " + "environment { name } " * (settings.graphql_max_tokens // 3) + "}"
+    assert "tokens" in (await gql(tokens))["errors"][0]["message"]
