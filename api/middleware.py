@@ -8,6 +8,7 @@ import os
 import time
 import zlib
 
+import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -141,12 +142,13 @@ class BodyLimitMiddleware:
             await _reject(send, 413, b'{"error": "request body too large"}')
             return
         except BadEncoding as exc:
-            await _reject(send, 400, ('{"error": "%s"}' % str(exc).replace('"', "'")).encode())
+            await _reject(send, 400, orjson.dumps({"error": str(exc)}))
             return
         scope[BODY_SCOPE_KEY] = body
         if encoding == "gzip":
             scope = dict(scope)
-            scope["headers"] = [(k, v) for k, v in scope["headers"] if k not in (b"content-encoding", b"content-length")]
+            dropped = (b"content-encoding", b"content-length")
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k not in dropped]
             scope["headers"].append((b"content-length", str(len(body)).encode()))
         sent = False
 

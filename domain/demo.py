@@ -52,7 +52,8 @@ async def load_demo(environment: str = "development") -> bool:
         for plan, feature, value in grants:
             await entitlements.create_plan_entitlement(scope, plan_id=plan.id, feature_id=feature.id, **value)
         company, _ = await upsert_company(
-            scope, CompanyUpsert(keys=DEMO_COMPANY_KEYS, name="Acme (demo)", traits={"seats_used": 4, "industry": "saas"})
+            scope,
+            CompanyUpsert(keys=DEMO_COMPANY_KEYS, name="Acme (demo)", traits={"seats_used": 4, "industry": "saas"}),
         )
         await upsert_user(
             scope, UserUpsert(keys={"user_id": "demo-ann"}, name="Ann (demo)", traits={"role": "admin"},

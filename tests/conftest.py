@@ -139,7 +139,8 @@ class GraphQL:
 
     async def __call__(self, query: str, variables: dict | None = None, *, key: str | None = None) -> dict:
         headers = {"X-Schematic-Api-Key": key} if key else {}
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        payload = {"query": query, "variables": variables or {}}
+        response = await self.http.post("/graphql", json=payload, headers=headers)
         assert response.status_code == 200, response.text
         return response.json()
 

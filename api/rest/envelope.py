@@ -18,7 +18,9 @@ def ok(data: Any, params: dict[str, Any] | None = None, status: int = 200) -> JS
 Handler = Callable[[Request, Scope], Awaitable[Response]]
 
 
-def endpoint(handler: Handler, kinds: tuple[str, ...] = ("secret", "publishable")) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(
+    handler: Handler, kinds: tuple[str, ...] = ("secret", "publishable")
+) -> Callable[[Request], Awaitable[Response]]:
     """Authenticate, run the handler, map domain errors to Schematic-style `{"error": ...}` bodies."""
 
     async def run(request: Request) -> Response:

@@ -34,7 +34,9 @@ class Usage:
             "month_reset": self.month_reset, "metric_reset_at": self.metric_reset_at,
             "soft_limit": self.soft_limit, "warning_tiers": [],
             "credit_id": self.grant.credit_id if self.grant else None,
-            "consumption_rate": float(self.grant.consumption_rate) if self.grant and self.grant.consumption_rate else None,
+            "consumption_rate": (
+                float(self.grant.consumption_rate) if self.grant and self.grant.consumption_rate else None
+            ),
         }
 
 

@@ -33,10 +33,12 @@ from domain.rules import (
 )
 from domain.timeutil import utcnow
 
-COMPARABLE = {"boolean": "bool", "number": "int", "currency": "int", "date": "date", "string": "string", "url": "string"}
+COMPARABLE = {
+    "boolean": "bool", "number": "int", "currency": "int", "date": "date", "string": "string", "url": "string",
+}
 FIRST_OF_MONTH = "first_of_month"
 # (period, month_reset) pairs that have counters.
-COUNTED_WINDOWS = tuple((p, FIRST_OF_MONTH) for p in PERIODS) + (("current_month", "billing_cycle"),)
+COUNTED_WINDOWS = (*((p, FIRST_OF_MONTH) for p in PERIODS), ("current_month", "billing_cycle"))
 
 
 def normal_reset(period: str | None, month_reset: str | None) -> str:
@@ -150,7 +152,9 @@ async def load_environment(environment_id: str) -> EnvironmentSnapshot:
     for flag in flags:
         feature = features.get(flag.feature_id) if flag.feature_id else None  # type: ignore[attr-defined]
         if feature is not None:
-            feature = FeatureSpec(feature.id, flag.key, feature.feature_type, feature.event_subtype, feature.usage_trait)
+            feature = FeatureSpec(
+                feature.id, flag.key, feature.feature_type, feature.event_subtype, feature.usage_trait
+            )
             features[feature.id] = feature
         entry = FlagEntry(flag.id, flag.key, flag.default_value, feature, tuple(rules_by_flag[flag.id]))
         flags_by_key[flag.key] = entry
@@ -258,7 +262,9 @@ async def load_company(env: EnvironmentSnapshot, company_id: str) -> CompanySnap
     if company is None:
         return None
     keys = dict(await CompanyKey.filter(company_id=company_id).values_list("key", "value"))
-    definitions = {d.id: d for d in await TraitDefinition.filter(environment_id=env.environment_id, entity_type="company")}
+    definitions = {
+        d.id: d for d in await TraitDefinition.filter(environment_id=env.environment_id, entity_type="company")
+    }
     traits: dict[str, str] = {}
     for row in await CompanyTrait.filter(company_id=company_id):
         definition = definitions.get(row.definition_id)  # type: ignore[attr-defined]

@@ -9,7 +9,9 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
 
 
 async def test_graphql_requires_a_key(client: httpx.AsyncClient) -> None:
-    response = await client.post("/graphql", json={"query": "{ environment { name } }"}, headers={"X-Schematic-Api-Key": ""})
+    response = await client.post(
+        "/graphql", json={"query": "{ environment { name } }"}, headers={"X-Schematic-Api-Key": ""}
+    )
     assert response.status_code == 401
     assert "missing API key" in response.json()["error"]
 

@@ -118,7 +118,7 @@ def _value(field: str, arg: str, type_: Any, ids: dict[str, str]) -> Any:
         return _Enum(next(iter(named.values)))
     if isinstance(named, GraphQLInputObjectType):
         return {name: _value(field, name, f.type, ids) for name, f in named.fields.items()
-                if isinstance(f.type, GraphQLNonNull) and f.default_value is Undefined or name == "keys"}
+                if (isinstance(f.type, GraphQLNonNull) and f.default_value is Undefined) or name == "keys"}
     name = named.name
     if name == "JSON":
         return {"user_id": "demo-ann"} if "User" in field or arg == "user" else {"id": "demo-acme"}

@@ -72,7 +72,8 @@ async def test_revoked_and_unknown_keys_get_401(client: httpx.AsyncClient, keys:
     data = await gql.ok("mutation($t: ApiKeyType!) { createApiKey(type: $t, name: \"tmp\") { secret apiKey { id } } }",
                         {"t": "SECRET"})
     secret, key_id = data["createApiKey"]["secret"], data["createApiKey"]["apiKey"]["id"]
-    assert (await client.post("/graphql", json={"query": query}, headers={"X-Schematic-Api-Key": secret})).status_code == 200
+    fresh = await client.post("/graphql", json={"query": query}, headers={"X-Schematic-Api-Key": secret})
+    assert fresh.status_code == 200
     await gql.ok("mutation($id: String!) { revokeApiKey(id: $id) { apiKey { revokedAt } } }", {"id": key_id})
     revoked = await client.post("/graphql", json={"query": query}, headers={"X-Schematic-Api-Key": secret})
     assert revoked.status_code == 401
