@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from tortoise.expressions import Q, Subquery
+from tortoise.functions import Max, Min
 from tortoise.queryset import QuerySet
 
 from api.http import json_object
@@ -332,6 +333,45 @@ async def trait_values(request: Request, scope: Scope) -> Response:
     return ok([{"definition_id": definition.id, "value": v} for v in chosen], {**echo, **page.params()})
 
 
+# ---------------------------------------------------------------- key definitions
+
+
+async def _key_definitions(request: Request, scope: Scope) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """plangate has no key definition rows: each key name in use is one, named by `key_definition_id`."""
+    q = request.query_params
+    entity_type = p.query_str(q, "entity_type")
+    if entity_type is not None:
+        validation.entity_type(entity_type)
+    echo = {"entity_type": entity_type, "ids": p.query_list(q, "ids"), "q": p.query_str(q, "q")}
+    found = []
+    for kind in (COMPANY, USER):
+        if entity_type not in (None, kind.name):
+            continue
+        query = repository.keys(scope, kind)
+        if echo["q"]:
+            query = query.filter(key__icontains=echo["q"])
+        rows = await query.annotate(first=Min("created_at"), last=Max("updated_at")).group_by("key").values(
+            "key", "first", "last")
+        found += [{"id": s.key_definition_id(kind.name, row["key"]), "entity_type": kind.name, "key": row["key"],
+                   "created_at": row["first"], "updated_at": row["last"]} for row in rows]
+    if echo["ids"]:
+        found = [d for d in found if d["id"] in echo["ids"]]
+    found.sort(key=lambda d: (d["created_at"], d["id"]), reverse=True)
+    return found, _clean(echo)
+
+
+async def list_key_definitions(request: Request, scope: Scope) -> Response:
+    page = p.page(request.query_params)
+    found, echo = await _key_definitions(request, scope)
+    return ok(found[page.offset: page.offset + page.limit], {**echo, **page.params()})
+
+
+async def count_key_definitions(request: Request, scope: Scope) -> Response:
+    page = p.page(request.query_params)
+    found, echo = await _key_definitions(request, scope)
+    return ok(s.count(len(found)), {**echo, **page.params()})
+
+
 # ---------------------------------------------------------------- plan assignment
 
 
@@ -402,6 +442,8 @@ routes = [
     Route("/entity-trait-definitions/{definition_id}", p.secret_write(update_trait_definition), methods=["PUT"]),
     Route("/entity-trait-definitions/{definition_id}", p.secret_write(delete_trait_definition), methods=["DELETE"]),
     Route("/entity-trait-values", p.secret_read(trait_values), methods=["GET"]),
+    Route("/entity-key-definitions", p.secret_read(list_key_definitions), methods=["GET"]),
+    Route("/entity-key-definitions/count", p.secret_read(count_key_definitions), methods=["GET"]),
     Route("/company-plans/{company_id}", p.secret_write(update_company_plans), methods=["PUT"]),
     Route("/whoami", endpoint(whoami), methods=["GET"]),
     Route("/environments", p.secret_read(list_environments), methods=["GET"]),

@@ -17,6 +17,7 @@ from domain.catalog import repository as catalog_repo
 from domain.catalog.models import Condition, ConditionGroup, Feature, Flag, Plan, PlanEntitlement, Rule
 from domain.checks.entitlement import Usage
 from domain.checks.service import company_usage
+from domain.checks.snapshot import COUNTED_WINDOWS
 from domain.companies import repository as companies_repo
 from domain.companies.definitions import stored_of
 from domain.companies.models import (
@@ -38,12 +39,6 @@ from domain.timeutil import utcnow
 Json = dict[str, Any]
 
 EVENT_SOURCE = "track"
-FIRST_OF_MONTH = "first_of_month"
-# (period, month_reset) pairs that have counters (mirrors domain.checks.snapshot.COUNTED_WINDOWS).
-_WINDOWS = (
-    ("all_time", FIRST_OF_MONTH), ("current_day", FIRST_OF_MONTH), ("current_week", FIRST_OF_MONTH),
-    ("current_month", FIRST_OF_MONTH), ("current_month", "billing_cycle"),
-)
 
 
 def _float(value: str | Decimal | None) -> float | None:
@@ -202,7 +197,7 @@ async def _metrics(scope: Scope, companies: Sequence[Company]) -> dict[str, list
     for company in companies:
         anchor = (BillingAnchor(company.billing_period_start, company.billing_period_end)
                   if company.billing_period_start else None)
-        wanted[company.id] = {(p, r, window_start_key(p, r, now, anchor)) for p, r in _WINDOWS}
+        wanted[company.id] = {(p, r, window_start_key(p, r, now, anchor)) for p, r in COUNTED_WINDOWS}
     starts = {start for windows in wanted.values() for _, _, start in windows}
     rows = await UsageCounter.filter(
         environment_id=scope.environment_id, entity_id__in=list(wanted), window_start__in=list(starts)

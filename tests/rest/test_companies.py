@@ -2,6 +2,7 @@
 envelope, query encodings, pages, required fields, errors, and that a refused write leaves nothing."""
 
 import httpx
+import pytest
 from schematic.companies.types import (
     GetCompanyResponse,
     ListCompaniesResponse,
@@ -10,7 +11,8 @@ from schematic.companies.types import (
 )
 from schematic.core.pydantic_utilities import parse_obj_as
 
-from tests.conftest import Keys
+from domain.cache.changes import ChangeFeedPoller
+from tests.conftest import Keys, QueryCounter
 from tests.rest.conftest import error, fingerprint, ok
 
 
@@ -226,7 +228,7 @@ async def test_metrics_follow_tracked_usage(client: httpx.AsyncClient, keys: Key
     company = await _company(client, "acme")
     response = await client.post("/events", json={"event_type": "track", "body": {
         "event": "api-call", "company": {"id": "acme"}, "quantity": 4}})
-    assert response.status_code == 200, response.text
+    assert response.is_success, response.text
     data = ok(await client.get(f"/companies/{company['id']}"))
     parse_obj_as(GetCompanyResponse, {"data": data, "params": {}})
     metrics = {(m["period"], m["month_reset"]): m["value"] for m in data["metrics"]}  # type: ignore[index]
@@ -241,3 +243,24 @@ async def test_environments_are_isolated(client: httpx.AsyncClient, staging: htt
     assert ok(await staging.get("/companies")) == []
     other = ok(await staging.post("/companies", json={"keys": {"id": "acme"}}))
     assert other["id"] != company["id"]  # type: ignore[index]
+
+
+async def test_a_page_costs_a_fixed_number_of_queries(
+    client: httpx.AsyncClient, count_queries: QueryCounter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_poll(self: ChangeFeedPoller) -> int:
+        return 0
+
+    # The change-feed poller's queries would be counted, and it may drop the warmed snapshots.
+    monkeypatch.setattr(ChangeFeedPoller, "poll_once", no_poll)
+    plan = await _plan(client, "Pro")
+    costs, made = [], 0
+    for total in (2, 6):
+        while made < total:
+            await _company(client, f"c{made}", traits={"seats": 1}, base_plan_id=plan["id"])
+            made += 1
+        await client.get("/companies")  # warms the check snapshots that fill `entitlements`
+        count_queries.statements.clear()
+        assert len(ok(await client.get("/companies"))) == total  # type: ignore[arg-type]
+        costs.append(len(count_queries.statements))
+    assert costs[0] == costs[1], costs

@@ -111,7 +111,7 @@ async def test_feature_usage(client: httpx.AsyncClient) -> None:
         "plan_id": s["plan"]["id"], "feature_id": s["boolean"]["id"], "value_type": "boolean", "value_bool": True}))
     response = await client.post("/events", json={"event_type": "track", "body": {
         "event": "api-call", "company": {"id": "acme"}, "quantity": 4}})
-    assert response.status_code == 200, response.text
+    assert response.is_success, response.text
     body = (await client.get("/feature-usage?company_keys%5Bid%5D=acme")).json()
     parse_obj_as(ListFeatureUsageResponse, body)
     assert body["params"]["company_keys"] == {"id": "acme"}

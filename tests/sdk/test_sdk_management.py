@@ -47,6 +47,11 @@ async def test_companies_users_and_traits(sdk: AsyncSchematic) -> None:
     traited = await sdk.companies.upsert_user_trait(keys={"user_id": "u1"}, trait="logins", incr=1)
     assert traited.data.traits["logins"] == 1
 
+    key_defs = (await sdk.companies.list_entity_key_definitions()).data
+    assert {(d.entity_type, d.key) for d in key_defs} == {("company", "id"), ("company", "org"), ("user", "user_id")}
+    assert {k.definition_id for k in again.data.keys} <= {d.id for d in key_defs}
+    assert (await sdk.companies.count_entity_key_definitions(entity_type="user")).data.count == 1
+
     listed = await sdk.companies.list_companies(limit=10, q="acm")
     assert [c.id for c in listed.data] == [company.id] and listed.params.limit == 10
     assert listed.data[0].user_count == 2

@@ -22,11 +22,7 @@ from schematic.types import (
 )
 
 from tests.conftest import Keys
-
-try:
-    from tests.live import live_server  # noqa: F401  (fixture)
-except ImportError:  # TEMP
-    pass
+from tests.live import live_server  # noqa: F401  (fixture)
 
 Call = Callable[[Callable[[], Any]], Awaitable[Any]]
 ACME = {"id": "acme"}
@@ -175,7 +171,7 @@ async def story(client: Schematic | AsyncSchematic, call: Call) -> None:
     assert await call(lambda: client.check_flag("seats", company=ACME)) is True
 
 
-async def test_story_with_the_sync_client_against_a_live_server(live_server: str, keys: Keys) -> None:
+async def test_story_with_the_sync_client_against_a_live_server(live_server: str, keys: Keys) -> None:  # noqa: F811
     client = Schematic(keys.secret, SchematicConfig(
         base_url=live_server, event_capture_url=live_server, cache_providers=[], event_buffer_period=60,
     ))
