@@ -1,6 +1,7 @@
 """Ingestion throughput: `POST /batch` with 100-event batches against PostgreSQL, end to end.
 
-    .venv/bin/python bench/bench_ingest.py [--workers 2] [--connections 24] [--seconds 15] [--companies 1000]
+    .venv/bin/python bench/bench_ingest.py [--workers 2] [--connections 64] [--seconds 15] [--companies 1000]
+        [--distribution uniform|zipf] [--event-names 1..5]
 
 What it does:
 1. creates a fresh PostgreSQL database (`plangate_bench_ingest_<random>`, dropped at the end), builds the tables
@@ -270,7 +271,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=24)
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--companies", type=int, default=1000)
@@ -321,7 +322,7 @@ def main() -> None:
         ok = stored == real["acked_events"] and counted == real["acked_quantity"]
         if "baseline" in results:
             ratio = real["events_per_s"] / results["baseline"]["events_per_s"]
-            print(f"ratio plangate/baseline: {ratio:.2f}")
+            print(f"ratio plangate/baseline: {ratio:.4f}")
         print("verification " + ("OK" if ok else "FAILED"))
         if not ok:
             sys.exit(1)

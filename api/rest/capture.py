@@ -142,7 +142,8 @@ writer = Coalescer()
 
 async def submit(events: Sequence[IncomingEvent], received_at: datetime | None = None) -> list[EventResult]:
     """Validate (raising `Forbidden` before anything is stored), then store and count `events`;
-    returns once they are committed."""
+    returns once they are committed. Opens its own unit of work: call it outside one (code already in
+    a unit of work uses `domain.metering.ingest.ingest`)."""
     return await writer.write(prepare(events, received_at or utcnow()))
 
 

