@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from tortoise import Tortoise
 
 from domain.db import tortoise_config, unit_of_work
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidInput
 from domain.settings import get_settings
 
 
@@ -98,10 +99,32 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     async def work() -> str:
         async with unit_of_work():
             env = await service.get_environment(args.environment)
-            created = await service.create_key(env, args.type, args.name or "", readonly=args.readonly)
+            created = await service.create_key(env, args.type, args.name or "", readonly=args.readonly,
+                                               settings=_mapping(args.mapping))
         return created.plaintext
 
     print(asyncio.run(_with_db(work)))
+    return 0
+
+
+def _mapping(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"--mapping is not valid JSON: {exc}") from None
+
+
+def cmd_keys_configure(args: argparse.Namespace) -> int:
+    from domain.environments import service
+
+    async def work() -> None:
+        async with unit_of_work():
+            key = await service.configure_segment_key(args.id, _mapping(args.mapping) or {})
+        print(f"configured {key.id}: {json.dumps(key.settings)}")
+
+    asyncio.run(_with_db(work))
     return 0
 
 
@@ -185,7 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--type", required=True, choices=["secret", "publishable", "segment"])
     create.add_argument("--name", help="a label to recognise the key by")
     create.add_argument("--readonly", action="store_true", help="secret key limited to reads and checks")
+    create.add_argument("--mapping", metavar="JSON",
+                        help="segment keys: mapping settings as JSON, e.g. "
+                        "'{\"company_key\": \"account_id\"}' (docs/metering.md)")
     create.set_defaults(func=cmd_keys_create)
+    configure = keys.add_parser("configure", help="replace a Segment write key's mapping settings")
+    configure.add_argument("id")
+    configure.add_argument("--mapping", metavar="JSON", required=True, help="the settings, {} for the defaults")
+    configure.set_defaults(func=cmd_keys_configure)
     listing = keys.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("--environment", help="only this environment")
     listing.set_defaults(func=cmd_keys_list)

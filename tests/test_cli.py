@@ -64,8 +64,16 @@ def test_migrate_keys_and_environments(database_url: str) -> None:
     assert key.startswith("sch_stag_") and "\n" not in key  # only the key on stdout: scripts capture it
     publishable = plangate(database_url, "keys", "create", "--environment", "staging", "--type", "publishable")
     assert publishable.stdout.strip().startswith("api_")
-    segment = plangate(database_url, "keys", "create", "--environment", "staging", "--type", "segment")
-    assert segment.stdout.strip().startswith("seg_")
+    segment = plangate(database_url, "keys", "create", "--environment", "staging", "--type", "segment",
+                       "--name", "segment", "--mapping", '{"company_key": "account_id"}')
+    assert segment.stdout.strip().startswith("seg_"), segment.stderr
+    bad = plangate(database_url, "keys", "create", "--environment", "staging", "--type", "segment",
+                   "--mapping", '{"nope": 1}')
+    assert bad.returncode == 2 and "unknown Segment mapping setting 'nope'" in bad.stderr
+    segment_id = next(line.split()[0] for line in plangate(database_url, "keys", "list").stdout.splitlines()
+                      if " segment " in line and "seg_" in line)
+    configured = plangate(database_url, "keys", "configure", segment_id, "--mapping", '{"user_key": "uid"}')
+    assert configured.returncode == 0 and '"user_key": "uid"' in configured.stdout
 
     keys = plangate(database_url, "keys", "list", "--environment", "staging").stdout
     assert key not in keys and "ci" in keys and "active" in keys

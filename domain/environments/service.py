@@ -79,6 +79,9 @@ async def create_key(
         raise InvalidInput(f"key type must be one of {', '.join(KEY_KINDS)}", field="type")
     if len(name) > 200:
         raise InvalidInput("key name is longer than 200 characters", field="name")
+    if settings and kind != "segment":
+        raise InvalidInput("only Segment write keys take mapping settings", field="mapping")
+    settings = _segment_settings(settings) if kind == "segment" else {}
     plaintext = _new_plaintext(kind, environment.environment_type)
     key = await ApiKey.create(
         environment=environment,
@@ -88,9 +91,31 @@ async def create_key(
         readonly=readonly,
         key_hash=hash_key(plaintext),
         display_prefix=plaintext[: plaintext.index("_", 4) + 5] if kind == "secret" else plaintext[:8],
-        settings=settings or {},
+        settings=settings,
     )
     return CreatedKey(key=key, plaintext=plaintext)
+
+
+def _segment_settings(settings: dict | None) -> dict:
+    from domain.metering.segment import SegmentMapping
+
+    return SegmentMapping.validate(settings or {})
+
+
+async def configure_segment_key(key_id: str, settings: dict, environment_id: str | None = None) -> ApiKey:
+    """Replace a Segment write key's mapping settings (docs/metering.md lists them)."""
+    query = ApiKey.filter(id=key_id)
+    if environment_id:
+        query = query.filter(environment_id=environment_id)
+    key = await query.first()
+    if key is None:
+        raise NotFound(f"no API key with id {key_id!r}", field="id")
+    if key.kind != "segment":
+        raise InvalidInput("only Segment write keys take mapping settings", field="id")
+    key.settings = _segment_settings(settings)
+    await key.save(update_fields=["settings", "updated_at"])
+    await changes.record_change(key.environment_id, changes.API_KEY, key.key_hash)  # type: ignore[attr-defined]
+    return key
 
 
 async def list_keys(environment_id: str | None = None) -> list[ApiKey]:

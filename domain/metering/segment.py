@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from domain.errors import InvalidInput
 from domain.metering.ingest import IncomingEvent
 from domain.metering.parsing import snake_case
 from domain.scope import Scope
@@ -35,6 +36,26 @@ class SegmentMapping:
     user_name_trait: str = "name"
     quantity_property: str = "quantity"
     snake_case_events: bool = True
+
+    @classmethod
+    def validate(cls, settings: object) -> dict[str, Any]:
+        """Check a write key's mapping settings: known names only, each of the right type."""
+        if not isinstance(settings, Mapping):
+            raise InvalidInput("the Segment mapping must be a JSON object", field="mapping")
+        for name, value in settings.items():
+            field = cls.__dataclass_fields__.get(name)
+            if field is None:
+                known = ", ".join(cls.__dataclass_fields__)
+                raise InvalidInput(f"unknown Segment mapping setting {name!r}; known: {known}", field="mapping")
+            if field.type in (bool, "bool"):
+                ok = isinstance(value, bool)
+            elif name == "anonymous_key":
+                ok = value is None or (isinstance(value, str) and value != "")
+            else:
+                ok = isinstance(value, str) and value != ""
+            if not ok:
+                raise InvalidInput(f"Segment mapping setting {name!r} has the wrong type: {value!r}", field="mapping")
+        return dict(settings)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None) -> "SegmentMapping":

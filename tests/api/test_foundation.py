@@ -41,3 +41,21 @@ async def test_query_limits(gql: GraphQL, keys: Keys) -> None:
     assert "aliases" in (await gql(aliases))["errors"][0]["message"].lower()
     tokens = "{ " + "environment { name } " * (settings.graphql_max_tokens // 3) + "}"
     assert "tokens" in (await gql(tokens))["errors"][0]["message"]
+
+
+async def test_bigint_limits_beyond_32_bits(gql: GraphQL, keys: Keys) -> None:
+    big = 50_000_000_000  # 50 billion tokens a month does not fit a GraphQL Int
+    data = await gql.ok(
+        "mutation { f: createFeature(input: {name: \"Tokens\", key: \"tokens\", featureType: EVENT, eventSubtype: "
+        "\"token\"}) { feature { id } } p: createPlan(input: {name: \"Scale\"}) { plan { id } } }"
+    )
+    made = await gql.ok(
+        "mutation($p: String!, $f: String!, $n: BigInt) { createPlanEntitlement(planId: $p, featureId: $f, "
+        "input: {valueType: NUMERIC, valueNumeric: $n, metricPeriod: CURRENT_MONTH}) "
+        "{ planEntitlement { valueNumeric } } }",
+        {"p": data["p"]["plan"]["id"], "f": data["f"]["feature"]["id"], "n": big},
+    )
+    assert made["createPlanEntitlement"]["planEntitlement"]["valueNumeric"] == big
+    incr = "mutation($n: BigInt) { setCompanyTrait(keys: {id: \"x\"}, trait: \"t\", incr: $n) { errors { code } } }"
+    too_big = await gql(incr, {"n": 2**63})
+    assert "64-bit" in too_big["errors"][0]["message"]

@@ -13,7 +13,7 @@ UPSERT = f"""mutation($input: UpsertCompanyInput!) {{
   upsertCompany(input: $input) {{ created company {{ {COMPANY_FIELDS} }} errors {{ code message field }} }}
 }}"""
 
-SET_TRAIT = """mutation($keys: JSON!, $trait: String!, $set: JSON, $incr: Int, $updateOnly: Boolean! = false) {
+SET_TRAIT = """mutation($keys: JSON!, $trait: String!, $set: JSON, $incr: BigInt, $updateOnly: Boolean! = false) {
   setCompanyTrait(keys: $keys, trait: $trait, set: $set, incr: $incr, updateOnly: $updateOnly) {
     company { id traits } errors { code message field }
   }

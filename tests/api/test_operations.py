@@ -145,3 +145,22 @@ def test_readyz_is_503_when_the_database_is_unreachable_and_shutdown_is_graceful
     # uvicorn shuts down cleanly on SIGTERM, then re-raises the signal so the exit status reflects it.
     assert proc.returncode in (0, -15)
     assert "Application shutdown complete." in output
+
+
+async def test_segment_write_key_mapping_via_graphql(gql, keys: Keys) -> None:
+    from domain.environments.models import ApiKey
+
+    create = ("mutation($m: JSON) { createApiKey(type: SEGMENT, name: \"seg\", segmentMapping: $m) "
+              "{ secret apiKey { id } errors { code message field } } }")
+    bad = (await gql(create, {"m": {"company_keys": "x"}}))["data"]["createApiKey"]
+    assert bad["errors"][0]["code"] == "INVALID_INPUT"
+    assert "unknown Segment mapping setting" in bad["errors"][0]["message"]
+    wrong_type = (await gql(create, {"m": {"snake_case_events": "yes"}}))["data"]["createApiKey"]
+    assert wrong_type["errors"][0]["code"] == "INVALID_INPUT"
+    assert await ApiKey.filter(kind="segment").count() == 0  # nothing half-written
+    made = await gql.ok(create, {"m": {"company_key": "account_id"}})
+    key = await ApiKey.get(id=made["createApiKey"]["apiKey"]["id"])
+    assert key.settings == {"company_key": "account_id"} and made["createApiKey"]["secret"].startswith("seg_")
+    secret_with_mapping = await gql("mutation { createApiKey(type: SECRET, segmentMapping: {user_key: \"u\"}) "
+                                    "{ errors { code } } }")
+    assert secret_with_mapping["data"]["createApiKey"]["errors"][0]["code"] == "INVALID_INPUT"

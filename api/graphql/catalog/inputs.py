@@ -7,6 +7,7 @@ from typing import Any
 import strawberry
 
 from api.graphql.metering.types import MetricPeriod, MonthReset
+from api.graphql.scalars import BigInt
 from domain.catalog.flag_rules import ConditionInput as DomainCondition
 from domain.catalog.flag_rules import RuleInput as DomainRule
 from domain.catalog.validation import UNSET
@@ -162,7 +163,7 @@ class ConditionInput:
     trait_value: str = ""
     comparison_trait_id: str | None = None
     event_subtype: str | None = None
-    metric_value: int | None = None
+    metric_value: BigInt | None = None
     metric_period: MetricPeriod | None = None
     metric_period_month_reset: MonthReset | None = None
     credit_id: str | None = None
@@ -215,10 +216,10 @@ class CreatePlanInput:
     is_trialable: bool = False
     trial_days: int | None = None
     currency: str = "usd"
-    monthly_price: int | None = strawberry.field(default=None, description="Minor units (cents).")
-    quarterly_price: int | None = None
-    yearly_price: int | None = None
-    one_time_price: int | None = None
+    monthly_price: BigInt | None = strawberry.field(default=None, description="Minor units (cents).")
+    quarterly_price: BigInt | None = None
+    yearly_price: BigInt | None = None
+    one_time_price: BigInt | None = None
 
 
 @strawberry.input(description="Fields left out stay unchanged; planType cannot change.")
@@ -231,17 +232,17 @@ class UpdatePlanInput:
     is_trialable: bool | None = strawberry.UNSET
     trial_days: int | None = strawberry.UNSET
     currency: str | None = strawberry.UNSET
-    monthly_price: int | None = strawberry.UNSET
-    quarterly_price: int | None = strawberry.UNSET
-    yearly_price: int | None = strawberry.UNSET
-    one_time_price: int | None = strawberry.UNSET
+    monthly_price: BigInt | None = strawberry.UNSET
+    quarterly_price: BigInt | None = strawberry.UNSET
+    yearly_price: BigInt | None = strawberry.UNSET
+    one_time_price: BigInt | None = strawberry.UNSET
 
 
 @strawberry.input(description="What is granted of a feature. Replaces the whole value on update.")
 class GrantValueInput:
     value_type: ValueType
     value_bool: bool | None = None
-    value_numeric: int | None = None
+    value_numeric: BigInt | None = None
     value_trait_id: str | None = None
     value_credit_id: str | None = None
     consumption_rate: str | None = strawberry.field(default=None, description="Credits per unit, a decimal string.")
@@ -262,7 +263,7 @@ class PlanEntitlementInput(GrantValueInput):
     price_behavior: PriceBehavior | None = strawberry.field(
         default=None, description="Forces the value type (pay_in_advance: trait, credit_burndown: credit, ...)."
     )
-    soft_limit: int | None = None
+    soft_limit: BigInt | None = None
 
     def to_kwargs(self) -> dict[str, Any]:
         return {**super().to_kwargs(), "price_behavior": value_of(self.price_behavior), "soft_limit": self.soft_limit}

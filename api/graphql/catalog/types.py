@@ -19,6 +19,7 @@ from api.graphql.catalog.inputs import (
 )
 from api.graphql.context import Info
 from api.graphql.metering.types import MetricPeriod, MonthReset
+from api.graphql.scalars import BigInt
 from domain.catalog import models
 from domain.catalog.promotion import PromotionSummary
 from domain.entitlements.models import CompanyOverride, CompanyPlan
@@ -86,7 +87,7 @@ class ConditionNode:
     trait_value: str
     comparison_trait_id: str | None
     event_subtype: str | None
-    metric_value: int | None
+    metric_value: BigInt | None
     metric_period: MetricPeriod | None
     metric_period_month_reset: MonthReset | None
     credit_id: str | None
@@ -197,10 +198,10 @@ class PlanNode:
     trial_days: int | None
     charge_type: ChargeType
     currency: str
-    monthly_price: int | None
-    quarterly_price: int | None
-    yearly_price: int | None
-    one_time_price: int | None
+    monthly_price: BigInt | None
+    quarterly_price: BigInt | None
+    yearly_price: BigInt | None
+    one_time_price: BigInt | None
     created_at: datetime
     updated_at: datetime
 
@@ -245,7 +246,7 @@ class GrantValue:
     feature_id: str
     value_type: ValueType
     value_bool: bool | None
-    value_numeric: int | None
+    value_numeric: BigInt | None
     value_trait_id: str | None
     value_credit_id: str | None
     consumption_rate: str | None = strawberry.field(description="Credits per unit, a decimal string.")
@@ -266,7 +267,7 @@ class GrantValue:
 class PlanEntitlementNode(GrantValue):
     plan_id: str
     price_behavior: PriceBehavior | None
-    soft_limit: int | None
+    soft_limit: BigInt | None
 
     @classmethod
     def from_model(cls, model: models.PlanEntitlement) -> "PlanEntitlementNode":

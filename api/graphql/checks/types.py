@@ -2,6 +2,7 @@ from datetime import datetime
 
 import strawberry
 
+from api.graphql.scalars import BigInt
 from domain.checks.entitlement import Usage
 from domain.checks.service import CheckResult
 
@@ -12,13 +13,13 @@ class FeatureUsageNode:
     feature_key: str
     value_type: str
     entitlement_type: str
-    allocation: int | None = strawberry.field(description="Null when unlimited (or credit-based).")
-    usage: int | None
+    allocation: BigInt | None = strawberry.field(description="Null when unlimited (or credit-based).")
+    usage: BigInt | None
     event_name: str | None
     metric_period: str | None
     month_reset: str | None
     metric_reset_at: datetime | None
-    soft_limit: int | None
+    soft_limit: BigInt | None
 
     @classmethod
     def from_usage(cls, usage: Usage) -> "FeatureUsageNode":
@@ -54,6 +55,6 @@ class FlagCheckNode:
 
 @strawberry.input
 class PreflightInput:
-    usage: int | None = None
+    usage: BigInt | None = None
     event_subtype: str | None = None
-    event_quantity: int | None = None
+    event_quantity: BigInt | None = None

@@ -30,6 +30,7 @@ from api.graphql.context import Info
 from api.graphql.errors import perform
 from api.graphql.pagination import Connection, paginate
 from api.graphql.permissions import SecretKey, WriteKey
+from api.graphql.scalars import BigInt
 from domain.companies import repository, service
 from domain.companies.service import MISSING, CompanyUpsert, UserUpsert
 
@@ -120,7 +121,7 @@ class CompanyMutations:
 
     @strawberry.mutation(permission_classes=[WriteKey], description="Set a trait, or add a signed integer to it.")
     async def set_company_trait(
-        self, info: Info, keys: JSON, trait: str, set: SetValue = strawberry.UNSET, incr: int | None = None,
+        self, info: Info, keys: JSON, trait: str, set: SetValue = strawberry.UNSET, incr: BigInt | None = None,
         update_only: bool = False,
     ) -> SetCompanyTraitPayload:
         change = _trait_change(set, incr)
@@ -142,7 +143,7 @@ class CompanyMutations:
 
     @strawberry.mutation(permission_classes=[WriteKey], description="Set a user trait, or add a signed integer to it.")
     async def set_user_trait(
-        self, info: Info, keys: JSON, trait: str, set: SetValue = strawberry.UNSET, incr: int | None = None,
+        self, info: Info, keys: JSON, trait: str, set: SetValue = strawberry.UNSET, incr: BigInt | None = None,
         update_only: bool = False,
     ) -> SetUserTraitPayload:
         change = _trait_change(set, incr)

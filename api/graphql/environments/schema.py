@@ -1,4 +1,7 @@
+from typing import Annotated
+
 import strawberry
+from strawberry.scalars import JSON
 
 from api.graphql.context import Info
 from api.graphql.environments.types import (
@@ -33,11 +36,14 @@ class EnvironmentQueries:
 class EnvironmentMutations:
     @strawberry.mutation(permission_classes=[WriteKey], description="Create an API key in this environment.")
     async def create_api_key(
-        self, info: Info, type: ApiKeyType, name: str = "", description: str = "", readonly: bool = False
+        self, info: Info, type: ApiKeyType, name: str = "", description: str = "", readonly: bool = False,
+        segment_mapping: Annotated[
+            JSON | None, strawberry.argument(description="Segment write keys: mapping settings (docs/metering.md).")
+        ] = None,
     ) -> CreateApiKeyPayload:
         async def work() -> service.CreatedKey:
             env = await Environment.get(id=info.context.scope.environment_id)
-            return await service.create_key(env, type.value, name, description, readonly)
+            return await service.create_key(env, type.value, name, description, readonly, settings=segment_mapping)
 
         created, errors = await perform(work)
         if created is None:

@@ -5,6 +5,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.graphql.errors import MutationError
+from api.graphql.scalars import BigInt
 from domain.metering.ingest import EventResult
 from domain.metering.models import Event
 from domain.metering.usage import DailyUsage, PeriodUsage
@@ -91,7 +92,7 @@ class EventNode:
     raw_event_name: str | None
     company_id: str | None
     user_id: str | None
-    quantity: int
+    quantity: BigInt
     body: JSON
     idempotency_key: str
     source: str
@@ -120,7 +121,7 @@ class EventUsageNode:
     month_reset: MonthReset
     window_start: datetime | None = strawberry.field(description="Null for allTime.")
     reset_at: datetime | None = strawberry.field(description="When the window ends; null for allTime.")
-    value: int
+    value: BigInt
 
     @classmethod
     def from_usage(cls, usage: PeriodUsage) -> "EventUsageNode":
@@ -134,7 +135,7 @@ class EventUsageNode:
 @strawberry.type(name="UsagePoint", description="Usage on one UTC day.")
 class UsagePointNode:
     day: datetime
-    value: int
+    value: BigInt
 
     @classmethod
     def from_daily(cls, point: DailyUsage) -> "UsagePointNode":
