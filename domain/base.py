@@ -12,8 +12,9 @@ class TimestampedModel(Model):
         abstract = True
 
 
-def environment_fk() -> fields.ForeignKeyRelation:
-    """Every row belongs to exactly one environment; deleting the environment deletes the row."""
+def environment_fk(db_index: bool = True) -> fields.ForeignKeyRelation:
+    """Every row belongs to exactly one environment; deleting the environment deletes the row.
+    `db_index=False` when a composite index leading with `environment_id` covers it."""
     return fields.ForeignKeyField(
-        "models.Environment", related_name=False, on_delete=fields.CASCADE, db_index=True
+        "models.Environment", related_name=False, on_delete=fields.CASCADE, db_index=db_index
     )

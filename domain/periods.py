@@ -88,6 +88,16 @@ def window(
     raise ValueError(f"unknown metric period {period!r}")
 
 
+def billing_month_is_calendar(at: datetime, anchor: BillingAnchor | None) -> bool:
+    """Whether the billing-cycle month containing ``at`` is the calendar month (always without a
+    subscription). Its usage is then the (current_month, first_of_month) counter: no billing_cycle
+    counter row is stored for it."""
+    if anchor is None:
+        return True
+    at = _utc(at, "at")
+    return _billing_month(at, anchor) == _calendar_month(at)
+
+
 def window_start_key(
     period: str, month_reset: str | None, at: datetime, anchor: BillingAnchor | None = None
 ) -> datetime:

@@ -17,7 +17,7 @@ from domain.catalog import repository as catalog_repo
 from domain.catalog.models import Condition, ConditionGroup, Feature, Flag, Plan, PlanEntitlement, Rule
 from domain.checks.entitlement import Usage
 from domain.checks.service import company_usage
-from domain.checks.snapshot import COUNTED_WINDOWS
+from domain.checks.snapshot import BILLING_CYCLE, COUNTED_WINDOWS, FIRST_OF_MONTH
 from domain.companies import repository as companies_repo
 from domain.companies.definitions import stored_of
 from domain.companies.models import (
@@ -32,7 +32,7 @@ from domain.companies.traits import render_trait, trait_json
 from domain.entitlements.models import BASE_SLOT, CompanyOverride, CompanyPlan
 from domain.environments.models import Environment
 from domain.metering.models import UsageCounter
-from domain.periods import BillingAnchor, window_start_key
+from domain.periods import BillingAnchor, billing_month_is_calendar, window_start_key
 from domain.scope import Scope
 from domain.timeutil import utcnow
 
@@ -194,17 +194,24 @@ async def _metrics(scope: Scope, companies: Sequence[Company]) -> dict[str, list
         return result
     now = utcnow()
     wanted: dict[str, set[tuple[str, str, datetime]]] = {}
+    calendar_billing: set[str] = set()  # companies whose billing month is the calendar month
     for company in companies:
         anchor = (BillingAnchor(company.billing_period_start, company.billing_period_end)
                   if company.billing_period_start else None)
         wanted[company.id] = {(p, r, window_start_key(p, r, now, anchor)) for p, r in COUNTED_WINDOWS}
+        if billing_month_is_calendar(now, anchor):
+            calendar_billing.add(company.id)
     starts = {start for windows in wanted.values() for _, _, start in windows}
     rows = await UsageCounter.filter(
         environment_id=scope.environment_id, entity_id__in=list(wanted), window_start__in=list(starts)
     ).order_by("event_name", "period", "month_reset")
     for row in rows:
         if (row.period, row.month_reset, row.window_start) in wanted[row.entity_id]:
-            result[row.entity_id].append(_metric(scope, row))
+            metric = _metric(scope, row)
+            if row.entity_id in calendar_billing and (row.period, row.month_reset) == ("current_month", FIRST_OF_MONTH):
+                # the billing month is this calendar month: it has no row of its own (see docs/metering.md)
+                result[row.entity_id].append({**metric, "month_reset": BILLING_CYCLE})
+            result[row.entity_id].append(metric)
     return result
 
 

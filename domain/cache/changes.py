@@ -8,12 +8,12 @@ through one process reaches checks in every other within a poll interval or two.
 import asyncio
 import contextvars
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from tortoise import Tortoise
 
-from domain.cache.models import CacheChange
+from domain.cache.models import CacheChange, CacheChangeBatch
 from domain.timeutil import utcnow
 
 log = structlog.get_logger(__name__)
@@ -85,6 +85,7 @@ class ChangeFeedPoller:
         self.lookback = timedelta(seconds=lookback)
         self._task: asyncio.Task[None] | None = None
         self._seen: dict[tuple[str, str, str], object] = {}
+        self._seen_batches: dict[int, datetime] = {}  # CacheChangeBatch id -> changed_at
 
     async def poll_once(self) -> int:
         since = utcnow() - self.lookback
@@ -100,10 +101,25 @@ class ChangeFeedPoller:
                 invalidate_locally(environment_id, scope, ref_id)
                 fresh += 1
         self._seen = seen
+        # batch rows never change: read each once (by id), the lookback catches late commits
+        self._seen_batches = {i: at for i, at in self._seen_batches.items() if at >= since}
+        batches = CacheChangeBatch.filter(changed_at__gte=since)
+        if self._seen_batches:
+            batches = batches.exclude(id__in=list(self._seen_batches))
+        for batch_id, environment_id, scope, ref_ids, changed_at in await batches.values_list(
+            "id", "environment_id", "scope", "ref_ids", "changed_at"
+        ):
+            self._seen_batches[batch_id] = changed_at
+            for ref_id in ref_ids:
+                invalidate_locally(environment_id, scope, ref_id)
+                fresh += 1
         return fresh
 
     async def prune(self, older_than: timedelta = timedelta(hours=1)) -> None:
         await CacheChange.filter(changed_at__lt=utcnow() - older_than).delete()
+
+    async def prune_batches(self, older_than: timedelta = timedelta(minutes=1)) -> None:
+        await CacheChangeBatch.filter(changed_at__lt=utcnow() - older_than).delete()
 
     async def _run(self) -> None:
         polls = 0
@@ -113,6 +129,8 @@ class ChangeFeedPoller:
             try:
                 await self.poll_once()
                 polls += 1
+                if polls % 100 == 0:
+                    await self.prune_batches()
                 if polls % 10_000 == 0:
                     await self.prune()
             except asyncio.CancelledError:

@@ -36,9 +36,9 @@ from domain.timeutil import utcnow
 COMPARABLE = {
     "boolean": "bool", "number": "int", "currency": "int", "date": "date", "string": "string", "url": "string",
 }
-FIRST_OF_MONTH = "first_of_month"
+FIRST_OF_MONTH, BILLING_CYCLE = "first_of_month", "billing_cycle"
 # (period, month_reset) pairs that have counters.
-COUNTED_WINDOWS = (*((p, FIRST_OF_MONTH) for p in PERIODS), ("current_month", "billing_cycle"))
+COUNTED_WINDOWS = (*((p, FIRST_OF_MONTH) for p in PERIODS), ("current_month", BILLING_CYCLE))
 
 
 def normal_reset(period: str | None, month_reset: str | None) -> str:
@@ -217,7 +217,10 @@ class CompanySnapshot:
     def metric(self, event_subtype: str, period: str, month_reset: str, at: datetime | None = None) -> int:
         period = period or "all_time"
         reset = normal_reset(period, month_reset)
-        start = self.window(period, reset, at or utcnow())[0]
+        at = at or utcnow()
+        start, end = self.window(period, reset, at)
+        if reset == BILLING_CYCLE and (self.anchor is None or (start, end) == self.window(period, FIRST_OF_MONTH, at)):
+            reset = FIRST_OF_MONTH  # the billing month is the calendar month: counted there only
         return self.counters.get((event_subtype, period, reset, start), 0)
 
     def reset_at(self, period: str, month_reset: str, at: datetime) -> datetime | None:

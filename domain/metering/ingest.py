@@ -27,7 +27,7 @@ from domain.companies.service import CompanyUpsert, UserUpsert, touch_last_seen,
 from domain.errors import DomainError, Forbidden, InvalidInput
 from domain.metering import parsing, repository
 from domain.metering.repository import UsageDelta, UsageKey
-from domain.periods import EPOCH, BillingAnchor, window_start_key
+from domain.periods import EPOCH, BillingAnchor, billing_month_is_calendar, window_start_key
 from domain.scope import Scope
 from domain.timeutil import parse_timestamp, utcnow
 
@@ -36,7 +36,7 @@ SOURCES = ("capture", "rest", "graphql", "segment")
 SUPPORTED_TYPES = ("identify", "track", "flag_check")
 FIRST_OF_MONTH, BILLING_CYCLE = "first_of_month", "billing_cycle"
 # Every (period, month_reset) a track event counts in. month_reset is "first_of_month" for the
-# non-month periods; the billing-cycle window falls back to calendar months without a subscription.
+# non-month periods; a billing-cycle month that is the calendar month has no row (see window_starts).
 COUNTED_WINDOWS = (
     ("all_time", FIRST_OF_MONTH),
     ("current_day", FIRST_OF_MONTH),
@@ -248,10 +248,13 @@ def _calendar_windows(day: date) -> tuple[datetime, datetime, datetime]:
 
 
 def window_starts(at: datetime, anchor: BillingAnchor | None) -> tuple[datetime, ...]:
-    """The window start of each of `COUNTED_WINDOWS` containing `at`."""
+    """The window start of each of `COUNTED_WINDOWS` containing `at`. The billing-cycle month is left
+    out when it is the calendar month (always without a subscription): readers use the first_of_month
+    counter for it."""
     day, week, month = _calendar_windows(at.date())
-    billing = month if anchor is None else window_start_key("current_month", BILLING_CYCLE, at, anchor)
-    return (EPOCH, day, week, month, billing)
+    if billing_month_is_calendar(at, anchor):
+        return (EPOCH, day, week, month)
+    return (EPOCH, day, week, month, window_start_key("current_month", BILLING_CYCLE, at, anchor))
 
 
 class _AnchorCache:
@@ -606,7 +609,7 @@ async def _store(new: list[_Work], now: datetime, deferred_invalidation: bool) -
                 _last_touched[entity_id] = received
 
     # change feed: usage refreshes check snapshots in every process (created entities were recorded by
-    # their upsert). One set-based upsert of `cache_change` rows; `apply_usage_changes` after the commit.
+    # their upsert). One `cache_change_batch` row per environment; `apply_usage_changes` after the commit.
     if deferred_invalidation:
         await repository.record_changes(USAGE, usage, now)
     else:

@@ -208,7 +208,8 @@ _PG_FLOOR_NEW = 'UPDATE "usage_counter" SET "value" = 0 WHERE "entity_id" = ANY(
 
 async def upsert_counters(windows: Sequence[Window], deltas: dict[UsageKey, UsageDelta]) -> None:
     """Add `deltas` to the counters of every window in `windows` with ONE multi-row
-    `INSERT … ON CONFLICT DO UPDATE`; each counter row appears once, its delta summed first.
+    `INSERT … ON CONFLICT DO UPDATE`; each counter row appears once, its delta summed first. A key's
+    window starts may be fewer than `windows`: the trailing windows without one are not counted.
 
     The sum of stored value and delta is floored at 0. A row that did not exist yet is inserted with
     its raw delta, so a correction (negative delta) arriving before any usage would leave a negative
@@ -231,13 +232,13 @@ async def upsert_counters(windows: Sequence[Window], deltas: dict[UsageKey, Usag
         expansion = [
             {"k": k, "p": period, "m": reset, "s": start}
             for starts, k in sets.items()
-            for (period, reset), start in zip(windows, starts, strict=True)
+            for (period, reset), start in zip(windows, starts, strict=False)
         ]
         await conn.execute_query(_PG_UPSERT_COUNTERS, [_json(groups), _json(expansion)])
     else:
         merged: dict[tuple[str, str, str, str, datetime], list[Any]] = {}
         for (entity_id, name, starts), d in deltas.items():
-            for (period, reset), start in zip(windows, starts, strict=True):
+            for (period, reset), start in zip(windows, starts, strict=False):
                 row = merged.get((entity_id, name, period, reset, start))
                 if row is None:
                     merged[(entity_id, name, period, reset, start)] = [
@@ -267,33 +268,18 @@ async def upsert_counters(windows: Sequence[Window], deltas: dict[UsageKey, Usag
 
 # --- change feed -----------------------------------------------------------------------------------
 
-_PG_RECORD_CHANGES = (
-    'INSERT INTO "cache_change" ("environment_id", "scope", "ref_id", "changed_at") '
-    "SELECT r->>0, $2, r->>1, $3 FROM jsonb_array_elements($1::jsonb) AS r "
-    'ON CONFLICT ("environment_id", "scope", "ref_id") DO UPDATE SET "changed_at" = EXCLUDED."changed_at"'
-)
-
 
 async def record_changes(scope: str, refs: Mapping[str, Iterable[str]], now: datetime) -> None:
-    """The rows `domain.cache.changes.record_changes` writes (one per environment, scope and ref, upserted
-    with the change time), for many refs in one statement. Sorted: a fixed lock order."""
-    rows = sorted((env, ref) for env, ids in refs.items() for ref in ids)
-    if not rows:
-        return
-    conn = _connection()
-    if dialect().postgres:
-        await conn.execute_query(_PG_RECORD_CHANGES, [_json(rows), scope, now])
-        return
-    for chunk in _chunks(rows, 4):
-        sql = (
-            'INSERT INTO "cache_change" ("environment_id", "scope", "ref_id", "changed_at") VALUES '
-            + SQLITE.values(len(chunk), 4)
-            + ' ON CONFLICT ("environment_id", "scope", "ref_id") DO UPDATE SET "changed_at" = excluded."changed_at"'
-        )
-        params: list[Any] = []
-        for env, ref in chunk:
-            params += (env, scope, ref, now)
-        await conn.execute_query(sql, params)
+    """One `cache_change_batch` row per environment listing `refs` (`domain.cache.models.CacheChangeBatch`):
+    a row per transaction instead of a `cache_change` row per company or user."""
+    from domain.cache.models import CacheChangeBatch
+
+    rows = [
+        CacheChangeBatch(environment_id=env, scope=scope, ref_ids=list(ids), changed_at=now)
+        for env, ids in refs.items() if ids
+    ]
+    if rows:
+        await CacheChangeBatch.bulk_create(rows)
 
 
 # --- billing anchors --------------------------------------------------------------------------------

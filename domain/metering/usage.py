@@ -9,12 +9,20 @@ from domain.companies.models import Company, User
 from domain.errors import InvalidInput, NotFound
 from domain.metering.models import EVENT_STATUSES, Event, UsageCounter
 from domain.metering.parsing import event_name as checked_event_name
-from domain.periods import MONTH_RESETS, PERIODS, BillingAnchor, reset_at, window, window_start_key
+from domain.periods import (
+    MONTH_RESETS,
+    PERIODS,
+    BillingAnchor,
+    billing_month_is_calendar,
+    reset_at,
+    window,
+    window_start_key,
+)
 from domain.scope import Scope
 from domain.timeutil import require_aware, utcnow
 
 MAX_SERIES_DAYS = 366
-FIRST_OF_MONTH = "first_of_month"
+FIRST_OF_MONTH, BILLING_CYCLE = "first_of_month", "billing_cycle"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +74,11 @@ async def event_usage(
     at = require_aware(at, "at") if at is not None else utcnow()
     entity_id, anchor = await _entity(scope, company_id, user_id)
     start, _ = window(period, reset, at, anchor)
+    # a billing month that is the calendar month is counted in the first_of_month row only
+    stored_reset = FIRST_OF_MONTH if reset == BILLING_CYCLE and billing_month_is_calendar(at, anchor) else reset
     value = await UsageCounter.filter(
         environment_id=scope.environment_id, entity_id=entity_id, event_name=event_name, period=period,
-        month_reset=reset, window_start=window_start_key(period, reset, at, anchor),
+        month_reset=stored_reset, window_start=window_start_key(period, reset, at, anchor),
     ).values_list("value", flat=True)
     return PeriodUsage(
         event_name, entity_id, period, reset, start, reset_at(period, reset, at, anchor), value[0] if value else 0

@@ -27,7 +27,7 @@ mutation($flagId: String!, $rules: [RuleInput!]!) {
   }
 }"""
 
-_NOT_CATALOG = ('FROM "api_key"', 'FROM "environment"', 'FROM "cache_change"')
+_NOT_CATALOG = ('FROM "api_key"', 'FROM "environment"', 'FROM "cache_change"', 'FROM "cache_change_batch"')
 
 
 def catalog_selects(counter: QueryCounter) -> int:

@@ -36,7 +36,8 @@ EXEMPT = {"promoteCatalog"}
 async def _rows(environment_id: str) -> dict[str, list[dict[str, Any]]]:
     rows = {}
     for model in Tortoise.apps.get_models_iterable():
-        if "environment" in model._meta.fields_map and model._meta.db_table != "cache_change":
+        feed = model._meta.db_table in ("cache_change", "cache_change_batch")
+        if "environment" in model._meta.fields_map and not feed:
             found = await model.filter(environment_id=environment_id).order_by("id").values()
             rows[model._meta.db_table] = [{k: v for k, v in r.items() if k != "last_used_at"} for r in found]
     return rows

@@ -5,7 +5,7 @@ from typing import Any
 
 from domain.companies.models import Company, CompanyKey, User, UserKey
 from domain.metering.models import Event, IdempotencyKey, UsageCounter
-from domain.periods import BillingAnchor, window_start_key
+from domain.periods import BillingAnchor, billing_month_is_calendar, window_start_key
 from domain.timeutil import utcnow
 from tests.live import live_server, live_server_factory  # noqa: F401  (fixtures for this package)
 
@@ -44,7 +44,10 @@ async def counter(
     entity_id: str, event: str, period: str = "all_time", month_reset: str = "first_of_month",
     at: datetime | None = None, anchor: BillingAnchor | None = None,
 ) -> int:
-    start = window_start_key(period, month_reset, at or utcnow(), anchor)
+    at = at or utcnow()
+    start = window_start_key(period, month_reset, at, anchor)
+    if month_reset == "billing_cycle" and billing_month_is_calendar(at, anchor):
+        month_reset = "first_of_month"  # no row of its own (docs/metering.md, Counters)
     rows = await UsageCounter.filter(
         entity_id=entity_id, event_name=event, period=period, month_reset=month_reset, window_start=start
     ).values_list("value", flat=True)

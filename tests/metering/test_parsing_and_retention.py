@@ -61,12 +61,17 @@ def test_window_starts() -> None:
     at = datetime(2026, 3, 18, 14, 5, tzinfo=UTC)  # a Wednesday
     assert [w for w, _ in COUNTED_WINDOWS] == ["all_time", "current_day", "current_week", "current_month",
                                                "current_month"]
-    assert window_starts(at, None) == (
+    calendar = (
         EPOCH, datetime(2026, 3, 18, tzinfo=UTC), datetime(2026, 3, 15, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC),
-        datetime(2026, 3, 1, tzinfo=UTC),
     )
+    assert window_starts(at, None) == calendar  # the billing month is the calendar month: no row of its own
     anchor = BillingAnchor(datetime(2026, 3, 10, 9, 30, tzinfo=UTC), datetime(2026, 4, 10, 9, 30, tzinfo=UTC))
-    assert window_starts(at, anchor)[4] == datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+    assert window_starts(at, anchor) == (*calendar, datetime(2026, 3, 10, 9, 30, tzinfo=UTC))
+    on_the_first = BillingAnchor(datetime(2026, 1, 1, tzinfo=UTC), None)
+    assert window_starts(at, on_the_first) == calendar
+    # before the term starts the billing month ends early: it is not the calendar month
+    later = BillingAnchor(datetime(2026, 3, 25, tzinfo=UTC), None)
+    assert window_starts(at, later) == (*calendar, datetime(2026, 3, 1, tzinfo=UTC))
 
 
 async def test_pruned_keys_are_forgotten(client: httpx.AsyncClient, keys: Keys) -> None:
