@@ -28,6 +28,9 @@ _pending: contextvars.ContextVar[list[tuple[str, str, str]] | None] = contextvar
 ENVIRONMENT = "environment"  # the catalog of an environment: flags, rules, plans, entitlements
 COMPANY = "company"
 USER = "user"
+# Usage-only changes (tracked events): they refresh check snapshots without evicting key mappings, which
+# usage cannot affect.
+USAGE = "usage"
 API_KEY = "api_key"
 
 

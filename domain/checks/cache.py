@@ -100,6 +100,9 @@ class SnapshotCache:
             self.companies.drop(ref_id)
         elif scope == changes.USER:
             self.users.drop(ref_id)
+        elif scope == changes.USAGE:  # ref_id is a company or a user
+            self.companies.drop(ref_id)
+            self.users.drop(ref_id)
 
     async def environment(self, environment_id: str) -> EnvironmentSnapshot:
         snapshot = await self.environments.get_or_load(environment_id, lambda: load_environment(environment_id))

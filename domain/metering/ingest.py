@@ -49,11 +49,6 @@ MAX_PAST_TRUSTED = timedelta(days=34)
 MAX_PAST_BACKFILL = timedelta(days=365)
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
-# Usage-only changes travel on their own change-feed scope so that they refresh check snapshots
-# (listener below) without flushing the key resolver, whose entries a usage change cannot affect.
-USAGE = "usage"
-
-
 @dataclass(slots=True)
 class IncomingEvent:
     """An authenticated event as a surface received it. Fields hold raw wire values; `prepare` validates."""
@@ -298,24 +293,6 @@ class _AnchorCache:
 anchors = _AnchorCache()
 
 
-def _on_usage_change(environment_id: str, scope: str, ref_id: str) -> None:
-    """A usage change refreshes the check snapshot of the company or user (in every process)."""
-    if scope != USAGE:
-        return
-    invalidate = _snapshot_invalidate[0]
-    if invalidate is None:
-        from domain.checks.cache import snapshots
-
-        invalidate = _snapshot_invalidate[0] = snapshots.invalidate
-    invalidate(environment_id, changes.USER if ref_id.startswith("user_") else changes.COMPANY, ref_id)
-
-
-_snapshot_invalidate: list[Any] = [None]
-
-
-changes.subscribe(_on_usage_change)
-
-
 # --- last_seen_at throttle --------------------------------------------------------------------------
 
 _last_touched: dict[str, datetime] = {}
@@ -531,7 +508,7 @@ def apply_usage_changes(usage_changes: Mapping[str, Iterable[str]]) -> None:
     """After the commit: drop the check snapshots of the entities whose usage changed, in this process."""
     for environment_id, entity_ids in usage_changes.items():
         for entity_id in entity_ids:
-            changes.invalidate_locally(environment_id, USAGE, entity_id)
+            changes.invalidate_locally(environment_id, changes.USAGE, entity_id)
 
 
 async def _store(new: list[_Work], now: datetime, deferred_invalidation: bool) -> dict[str, set[str]]:
@@ -611,10 +588,10 @@ async def _store(new: list[_Work], now: datetime, deferred_invalidation: bool) -
     # change feed: usage refreshes check snapshots in every process (created entities were recorded by
     # their upsert). One `cache_change_batch` row per environment; `apply_usage_changes` after the commit.
     if deferred_invalidation:
-        await repository.record_changes(USAGE, usage, now)
+        await repository.record_changes(changes.USAGE, usage, now)
     else:
         for env, entity_ids in sorted(usage.items()):
-            await changes.record_changes(env, USAGE, entity_ids)
+            await changes.record_changes(env, changes.USAGE, entity_ids)
 
     # (c) counters last: their row locks are the most contended, so hold them the shortest time
     await repository.upsert_counters(COUNTED_WINDOWS, deltas)
