@@ -155,11 +155,17 @@ def _type_name(value: object) -> str:
             dict: "an object"}.get(type(value), type(value).__name__)
 
 
-def body_str(body: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
+def _present(body: Mapping[str, Any], name: str, required: bool) -> Any:
+    """The field's value; None when absent or null (an error when required)."""
     value = body.get(name)
+    if value is None and required:
+        raise InvalidInput(f"{name} is required", field=name)
+    return value
+
+
+def body_str(body: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = _present(body, name, required)
     if value is None:
-        if required:
-            raise InvalidInput(f"{name} is required", field=name)
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be a string, not {_type_name(value)}", field=name)
@@ -167,10 +173,8 @@ def body_str(body: Mapping[str, Any], name: str, *, required: bool = False) -> s
 
 
 def body_bool(body: Mapping[str, Any], name: str, *, required: bool = False) -> bool | None:
-    value = body.get(name)
+    value = _present(body, name, required)
     if value is None:
-        if required:
-            raise InvalidInput(f"{name} is required", field=name)
         return None
     if not isinstance(value, bool):
         raise InvalidInput(f"{name} must be true or false, not {_type_name(value)}", field=name)
@@ -178,10 +182,8 @@ def body_bool(body: Mapping[str, Any], name: str, *, required: bool = False) -> 
 
 
 def body_int(body: Mapping[str, Any], name: str, *, required: bool = False) -> int | None:
-    value = body.get(name)
+    value = _present(body, name, required)
     if value is None:
-        if required:
-            raise InvalidInput(f"{name} is required", field=name)
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -212,10 +214,8 @@ def body_str_list(body: Mapping[str, Any], name: str, *, required: bool = False)
 
 
 def body_object(body: Mapping[str, Any], name: str, *, required: bool = False) -> dict[str, Any] | None:
-    value = body.get(name)
+    value = _present(body, name, required)
     if value is None:
-        if required:
-            raise InvalidInput(f"{name} is required", field=name)
         return None
     if not isinstance(value, dict):
         raise InvalidInput(f"{name} must be an object, not {_type_name(value)}", field=name)
