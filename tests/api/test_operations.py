@@ -4,7 +4,6 @@ import gzip
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 
 from domain.settings import get_settings
 from tests.conftest import Keys
+from tests.live import free_port
 
 
 async def test_request_id_is_echoed_and_generated(client: httpx.AsyncClient) -> None:
@@ -112,15 +112,9 @@ def test_logs_are_json_lines_with_request_id(caplog: pytest.LogCaptureFixture) -
     assert payload["event"] == "hello" and payload["request_id"] == "rid-1" and payload["level"] == "info"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_readyz_is_503_when_the_database_is_unreachable_and_shutdown_is_graceful() -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PLANGATE_DATABASE_URL": "postgres://postgres@127.0.0.1:9/unreachable"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_factory", "--port", str(port)],
