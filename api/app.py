@@ -19,12 +19,16 @@ from api.logging import configure_logging
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.rest.checks import CheckFastPath
 from domain.cache.changes import ChangeFeedPoller
+from domain.checks.service import recorder as check_recorder
+from domain.checks.service import run_recorder
 from domain.db import tortoise_config
 from domain.errors import DomainError
 from domain.metering.retention import run_pruning
 from domain.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
+# Names of the background tasks every process runs (asserted by tests that count SQL).
+BACKGROUND_TASKS = ("flag-check-recorder", "idempotency-key-pruning", "change-feed-poller")
 
 
 async def healthz(request: Request) -> Response:
@@ -77,19 +81,29 @@ def create_app(settings: Settings | None = None, *, generate_schemas: bool = Fal
     poller = ChangeFeedPoller(settings.cache_poll_interval)
 
     @contextlib.asynccontextmanager
+    async def background() -> AsyncIterator[None]:
+        poller.start()
+        tasks = [
+            asyncio.create_task(run_recorder(), name="flag-check-recorder"),
+            asyncio.create_task(run_pruning(), name="idempotency-key-pruning"),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await poller.stop()
+            await check_recorder.flush()
+
+    @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        config = tortoise_config(settings.database_url)
         if Tortoise._inited:  # tests initialise the ORM themselves
-            poller.start()
-            yield
-            await poller.stop()
+            async with background():
+                yield
             return
-        async with RegisterTortoise(app, config=config, generate_schemas=generate_schemas):
-            poller.start()
-            pruning = asyncio.create_task(run_pruning(), name="idempotency-key-pruning")
+        config = tortoise_config(settings.database_url)
+        async with RegisterTortoise(app, config=config, generate_schemas=generate_schemas), background():
             yield
-            pruning.cancel()
-            await poller.stop()
 
     app = Starlette(
         routes=routes(settings),

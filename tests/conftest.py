@@ -6,6 +6,7 @@ Choose the database with PLANGATE_TEST_DATABASE_URL, e.g.
 The database named in the URL is only used to connect; the run creates `plangate_test_<random>`
 beside it and drops it afterwards."""
 
+import asyncio
 import logging
 import os
 import secrets
@@ -23,6 +24,7 @@ from tortoise import Tortoise
 from tortoise.context import tortoise_test_context
 from tortoise.contrib.test import truncate_all_models
 
+from api.app import BACKGROUND_TASKS
 from domain.db import MODEL_MODULES
 from domain.environments import service as environments
 from domain.environments.models import Environment
@@ -159,6 +161,14 @@ def gql(client: httpx.AsyncClient) -> GraphQL:
     return GraphQL(client)
 
 
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class QueryCounter(logging.Handler):
     """Counts SQL statements sent by Tortoise while active."""
 
@@ -167,9 +177,10 @@ class QueryCounter(logging.Handler):
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if 'FROM "cache_change' in message:  # the change-feed poller of the session's app, not the test's code
+        task = asyncio.current_task() if _loop_running() else None
+        if task is not None and task.get_name() in BACKGROUND_TASKS:  # the session app's background work
             return
+        message = record.getMessage()
         if message.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
             self.statements.append(message)
 

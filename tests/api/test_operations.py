@@ -158,3 +158,12 @@ async def test_segment_write_key_mapping_via_graphql(gql, keys: Keys) -> None:
     secret_with_mapping = await gql("mutation { createApiKey(type: SECRET, segmentMapping: {user_key: \"u\"}) "
                                     "{ errors { code } } }")
     assert secret_with_mapping["data"]["createApiKey"]["errors"][0]["code"] == "INVALID_INPUT"
+
+
+async def test_background_tasks_run_while_the_app_serves(client: httpx.AsyncClient, keys: Keys) -> None:
+    import asyncio
+
+    from api.app import BACKGROUND_TASKS
+
+    running = {task.get_name() for task in asyncio.all_tasks() if not task.done()}
+    assert set(BACKGROUND_TASKS) <= running
