@@ -157,6 +157,73 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+# --- CPU accounting -------------------------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() == "postgres":
+                        pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds used by the server processes and by a PostgreSQL on this machine (all its processes,
+    seen through /proc; zero when the database runs elsewhere) between `start` and `stop`."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self._start: dict[str, dict[int, float]] = {}
+        self.used: dict[str, float] = {}
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        return {
+            "server": {pid: _cpu_seconds(pid) for pid in _descendants(self.server_pid)},
+            "postgres": {pid: _cpu_seconds(pid) for pid in _postgres_pids()},
+        }
+
+    def start(self) -> None:
+        self._start = self._sample()
+
+    def stop(self) -> None:
+        for group, now in self._sample().items():
+            before = self._start.get(group, {})
+            self.used[group] = sum(value - before.get(pid, 0.0) for pid, value in now.items())
+
+
 # --- the client -----------------------------------------------------------------------------------
 
 
@@ -221,7 +288,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def drive(port: int, workload: Workload, connections: int, warmup: float, seconds: float) -> dict:
+async def drive(
+    port: int, workload: Workload, connections: int, warmup: float, seconds: float, meter: CpuMeter,
+) -> dict:
     run_id = secrets.token_hex(3).encode()
     counter = iter(range(10**9))
     acked_events = acked_quantity = 0
@@ -255,7 +324,13 @@ async def drive(port: int, workload: Workload, connections: int, warmup: float, 
         finally:
             writer.close()
 
-    await asyncio.gather(*(connection() for _ in range(connections)))
+    async def account() -> None:
+        await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+        meter.start()
+        await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
+        meter.stop()
+
+    await asyncio.gather(account(), *(connection() for _ in range(connections)))
     latencies.sort()
     return {
         "events_per_s": measured / seconds,
@@ -309,12 +384,20 @@ def main() -> None:
             proc = start_server(target, port, args.workers, env)
             try:
                 wait_ready(port, ready_path)
-                results[label] = asyncio.run(drive(port, workload, args.connections, args.warmup, args.seconds))
+                meter = CpuMeter(proc.pid)
+                results[label] = asyncio.run(
+                    drive(port, workload, args.connections, args.warmup, args.seconds, meter)
+                )
             finally:
                 stop_server(proc)
             r = results[label]
             print(f"{label:9s} {r['events_per_s']:>10,.0f} events/s   p50 {r['p50_ms']:.1f} ms   "
                   f"p99 {r['p99_ms']:.1f} ms   non-2xx {r['errors']}")
+            measured = r["events_per_s"] * args.seconds
+            if measured:
+                per_event = {group: 1e6 * used / measured for group, used in meter.used.items()}
+                print(f"{'':9s} CPU per event: server {per_event['server']:.1f} µs, "
+                      f"PostgreSQL {per_event['postgres']:.1f} µs")
         stored, counted = asyncio.run(verify(url))
         real = results["plangate"]
         print(f"verification: acknowledged {real['acked_events']:,} events (quantity {real['acked_quantity']:,}); "

@@ -17,7 +17,6 @@ from domain.catalog import repository as catalog_repo
 from domain.catalog.models import Condition, ConditionGroup, Feature, Flag, Plan, PlanEntitlement, Rule
 from domain.checks.entitlement import Usage
 from domain.checks.service import company_usage
-from domain.checks.snapshot import BILLING_CYCLE, COUNTED_WINDOWS, FIRST_OF_MONTH
 from domain.companies import repository as companies_repo
 from domain.companies.definitions import stored_of
 from domain.companies.models import (
@@ -31,8 +30,9 @@ from domain.companies.service import member_counts
 from domain.companies.traits import render_trait, trait_json
 from domain.entitlements.models import BASE_SLOT, CompanyOverride, CompanyPlan
 from domain.environments.models import Environment
-from domain.metering.models import UsageCounter
-from domain.periods import BillingAnchor, billing_month_is_calendar, window_start_key
+from domain.metering.usage import window_totals
+from domain.metering.windows import WINDOWS, Total, Window
+from domain.periods import BillingAnchor, window_start_key
 from domain.scope import Scope
 from domain.timeutil import utcnow
 
@@ -175,43 +175,32 @@ async def _company_plans(scope: Scope, ids: Sequence[str]) -> dict[str, list[Com
     return result
 
 
-def _metric(scope: Scope, row: UsageCounter) -> Json:
+def _metric(scope: Scope, company_id: str, event_name: str, window: Window, total: Total, start: datetime) -> Json:
     """CompanyEventPeriodMetricsResponseData."""
-    first = row.captured_at_min or row.window_start
-    last = row.captured_at_max or first
+    first = total.first or start
     return {
-        "account_id": scope.account_id, "environment_id": scope.environment_id, "company_id": row.entity_id,
-        "event_subtype": row.event_name, "period": row.period, "month_reset": row.month_reset,
-        "value": row.value, "captured_at_min": first, "captured_at_max": last, "created_at": first,
-        "valid_until": None,
+        "account_id": scope.account_id, "environment_id": scope.environment_id, "company_id": company_id,
+        "event_subtype": event_name, "period": window[0], "month_reset": window[1], "value": total.usage,
+        "captured_at_min": first, "captured_at_max": total.last or first, "created_at": first, "valid_until": None,
     }
 
 
 async def _metrics(scope: Scope, companies: Sequence[Company]) -> dict[str, list[Json]]:
-    """The usage counters of each company's current windows."""
-    result: dict[str, list[Json]] = {c.id: [] for c in companies}
-    if not companies:
-        return result
+    """The usage of each company in the current window of every period, per event name it has sent."""
     now = utcnow()
-    wanted: dict[str, set[tuple[str, str, datetime]]] = {}
-    calendar_billing: set[str] = set()  # companies whose billing month is the calendar month
-    for company in companies:
-        anchor = (BillingAnchor(company.billing_period_start, company.billing_period_end)
-                  if company.billing_period_start else None)
-        wanted[company.id] = {(p, r, window_start_key(p, r, now, anchor)) for p, r in COUNTED_WINDOWS}
-        if billing_month_is_calendar(now, anchor):
-            calendar_billing.add(company.id)
-    starts = {start for windows in wanted.values() for _, _, start in windows}
-    rows = await UsageCounter.filter(
-        environment_id=scope.environment_id, entity_id__in=list(wanted), window_start__in=list(starts)
-    ).order_by("event_name", "period", "month_reset")
-    for row in rows:
-        if (row.period, row.month_reset, row.window_start) in wanted[row.entity_id]:
-            metric = _metric(scope, row)
-            if row.entity_id in calendar_billing and (row.period, row.month_reset) == ("current_month", FIRST_OF_MONTH):
-                # the billing month is this calendar month: it has no row of its own (see docs/metering.md)
-                result[row.entity_id].append({**metric, "month_reset": BILLING_CYCLE})
-            result[row.entity_id].append(metric)
+    anchors = {
+        c.id: BillingAnchor(c.billing_period_start, c.billing_period_end) if c.billing_period_start else None
+        for c in companies
+    }
+    found = await window_totals(scope.environment_id, anchors, now)
+    result: dict[str, list[Json]] = {c.id: [] for c in companies}
+    for company_id, by_name in found.items():
+        for name in sorted(by_name):
+            for window in WINDOWS:
+                total = by_name[name][window]
+                if total.rows:
+                    start = window_start_key(*window, now, anchors[company_id])
+                    result[company_id].append(_metric(scope, company_id, name, window, total, start))
     return result
 
 

@@ -1,9 +1,9 @@
 """Snapshots the flag check reads: everything it needs, loaded in a few queries and held in memory.
 
 `EnvironmentSnapshot` holds the catalog (flags, client rules, features, plans and their compiled
-entitlement rules); `CompanySnapshot` holds one company (plans, traits, overrides, current-window usage
-counters); `UserSnapshot` one user. Counters are read for the current windows only, so loading cost
-does not grow with event history."""
+entitlement rules); `CompanySnapshot` holds one company (plans, traits, overrides, current-window usage);
+`UserSnapshot` one user. Usage is read for the current windows only (the all-time rows and the rows of
+the days of the current month), so loading cost does not grow with event history."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,8 +16,9 @@ from domain.catalog.models import Rule as RuleRow
 from domain.companies.models import Company, CompanyKey, CompanyTrait, TraitDefinition, User, UserTrait
 from domain.companies.traits import StoredTrait, render_trait
 from domain.entitlements.models import BASE_SLOT, CompanyOverride, CompanyPlan
-from domain.metering.models import UsageCounter
-from domain.periods import PERIODS, BillingAnchor, reset_at, window_start_key
+from domain.metering.usage import window_totals
+from domain.metering.windows import FIRST_OF_MONTH
+from domain.periods import BillingAnchor, reset_at, window_start_key
 from domain.rules import (
     CompanyContext,
     Condition,
@@ -36,9 +37,6 @@ from domain.timeutil import utcnow
 COMPARABLE = {
     "boolean": "bool", "number": "int", "currency": "int", "date": "date", "string": "string", "url": "string",
 }
-FIRST_OF_MONTH, BILLING_CYCLE = "first_of_month", "billing_cycle"
-# (period, month_reset) pairs that have counters.
-COUNTED_WINDOWS = (*((p, FIRST_OF_MONTH) for p in PERIODS), ("current_month", BILLING_CYCLE))
 
 
 def normal_reset(period: str | None, month_reset: str | None) -> str:
@@ -187,7 +185,7 @@ class CompanySnapshot:
     trial_ends_at: datetime | None
     traits: dict[str, str]
     anchor: BillingAnchor | None
-    counters: dict[tuple[str, str, str, datetime], int]
+    counters: dict[tuple[str, str, str, datetime], int]  # (event name, period, month_reset, start) -> usage
     override_grants: dict[str, GrantSpec]  # feature id -> grant
     override_rules: dict[str, tuple[Rule, ...]]  # flag id -> compiled rules
     env: EnvironmentSnapshot
@@ -218,9 +216,7 @@ class CompanySnapshot:
         period = period or "all_time"
         reset = normal_reset(period, month_reset)
         at = at or utcnow()
-        start, end = self.window(period, reset, at)
-        if reset == BILLING_CYCLE and (self.anchor is None or (start, end) == self.window(period, FIRST_OF_MONTH, at)):
-            reset = FIRST_OF_MONTH  # the billing month is the calendar month: counted there only
+        start, _ = self.window(period, reset, at)
         return self.counters.get((event_subtype, period, reset, start), 0)
 
     def reset_at(self, period: str, month_reset: str, at: datetime) -> datetime | None:
@@ -286,12 +282,11 @@ async def load_company(env: EnvironmentSnapshot, company_id: str) -> CompanySnap
         if company.billing_period_start else None
     )
     now = utcnow()
-    starts = {window_start_key(p, r, now, anchor) for p, r in COUNTED_WINDOWS}
+    usage = (await window_totals(env.environment_id, {company_id: anchor}, now)).get(company_id, {})
     counters = {
-        (name, period, reset, start): value
-        for name, period, reset, start, value in await UsageCounter.filter(
-            entity_id=company_id, window_start__in=list(starts)
-        ).values_list("event_name", "period", "month_reset", "window_start", "value")
+        (name, period, reset, window_start_key(period, reset, now, anchor)): total.usage
+        for name, by_window in usage.items()
+        for (period, reset), total in by_window.items()
     }
     override_grants: dict[str, GrantSpec] = {}
     override_rules: dict[str, tuple[Rule, ...]] = {}

@@ -10,11 +10,10 @@ change feed → counters (the most contended locks, held the shortest). See docs
 
 from __future__ import annotations
 
-import functools
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -27,23 +26,14 @@ from domain.companies.service import CompanyUpsert, UserUpsert, touch_last_seen,
 from domain.errors import DomainError, Forbidden, InvalidInput
 from domain.metering import parsing, repository
 from domain.metering.repository import UsageDelta, UsageKey
-from domain.periods import EPOCH, BillingAnchor, billing_month_is_calendar, window_start_key
+from domain.metering.windows import STORED_WINDOWS, stored_starts
+from domain.periods import BillingAnchor
 from domain.scope import Scope
 from domain.timeutil import parse_timestamp, utcnow
 
 PROCESSED, FAILED, DUPLICATE = "processed", "failed", "duplicate"
 SOURCES = ("capture", "rest", "graphql", "segment")
 SUPPORTED_TYPES = ("identify", "track", "flag_check")
-FIRST_OF_MONTH, BILLING_CYCLE = "first_of_month", "billing_cycle"
-# Every (period, month_reset) a track event counts in. month_reset is "first_of_month" for the
-# non-month periods; a billing-cycle month that is the calendar month has no row (see window_starts).
-COUNTED_WINDOWS = (
-    ("all_time", FIRST_OF_MONTH),
-    ("current_day", FIRST_OF_MONTH),
-    ("current_week", FIRST_OF_MONTH),
-    ("current_month", FIRST_OF_MONTH),
-    ("current_month", BILLING_CYCLE),
-)
 MAX_FUTURE = timedelta(days=1)
 MAX_PAST_TRUSTED = timedelta(days=34)
 MAX_PAST_BACKFILL = timedelta(days=365)
@@ -228,28 +218,7 @@ def _authorize(works: Sequence[_Work]) -> None:
         raise Forbidden(f"event {position}: {work.forbidden}")
 
 
-# --- windows -------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4096)
-def _calendar_windows(day: date) -> tuple[datetime, datetime, datetime]:
-    """Window starts of current_day, current_week and current_month (first_of_month) on `day`."""
-    at = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return (
-        window_start_key("current_day", FIRST_OF_MONTH, at),
-        window_start_key("current_week", FIRST_OF_MONTH, at),
-        window_start_key("current_month", FIRST_OF_MONTH, at),
-    )
-
-
-def window_starts(at: datetime, anchor: BillingAnchor | None) -> tuple[datetime, ...]:
-    """The window start of each of `COUNTED_WINDOWS` containing `at`. The billing-cycle month is left
-    out when it is the calendar month (always without a subscription): readers use the first_of_month
-    counter for it."""
-    day, week, month = _calendar_windows(at.date())
-    if billing_month_is_calendar(at, anchor):
-        return (EPOCH, day, week, month)
-    return (EPOCH, day, week, month, window_start_key("current_month", BILLING_CYCLE, at, anchor))
+# --- billing anchors -------------------------------------------------------------------------------
 
 
 class _AnchorCache:
@@ -535,7 +504,7 @@ async def _store(new: list[_Work], now: datetime, deferred_invalidation: bool) -
             anchor = anchor_of.get(entity_id) if entity_id == work.company_id else None
             starts = starts_of.get((at, anchor))
             if starts is None:
-                starts = starts_of[(at, anchor)] = window_starts(at, anchor)
+                starts = starts_of[(at, anchor)] = stored_starts(at, anchor)
             key = (entity_id, work.name, starts)
             delta = deltas.get(key)  # type: ignore[arg-type]
             if delta is None:
@@ -594,7 +563,7 @@ async def _store(new: list[_Work], now: datetime, deferred_invalidation: bool) -
             await changes.record_changes(env, changes.USAGE, entity_ids)
 
     # (c) counters last: their row locks are the most contended, so hold them the shortest time
-    await repository.upsert_counters(COUNTED_WINDOWS, deltas)
+    await repository.upsert_counters(STORED_WINDOWS, deltas)
     return usage
 
 
@@ -613,6 +582,5 @@ def _results(works: Sequence[_Work]) -> list[EventResult]:
 
 
 __all__ = [
-    "Batch", "EventResult", "IncomingEvent", "Written", "apply_usage_changes", "ingest", "prepare", "window_starts",
-    "write",
+    "Batch", "EventResult", "IncomingEvent", "Written", "apply_usage_changes", "ingest", "prepare", "write",
 ]

@@ -38,23 +38,26 @@ class Event(Model):
 
 
 class IdempotencyKey(Model):
-    """Seen idempotency keys, the unique constraint is what makes ingestion exactly-once.
+    """Seen idempotency keys, the primary key is what makes ingestion exactly-once. It is the
+    environment id and the key joined by a colon (`scoped_key`), so one index serves deduplication.
     Pruned after the configured retention."""
 
-    id = fields.BigIntField(primary_key=True)
-    environment = environment_fk(db_index=False)  # covered by the unique (environment_id, key)
-    key = fields.CharField(max_length=200)
-    created_at = fields.DatetimeField()
+    id = fields.CharField(primary_key=True, max_length=250)
+    created_at = fields.DatetimeField(db_index=True)
 
     class Meta:
         table = "idempotency_key"
-        unique_together = (("environment", "key"),)
-        indexes = (("created_at",),)
+
+
+def scoped_key(environment_id: str, key: str) -> str:
+    """The primary key of an idempotency key: environment ids hold no colon, so the split is unique."""
+    return f"{environment_id}:{key}"
 
 
 class UsageCounter(Model):
-    """Usage of one event name by one company or user in one window of one period.
-    Incremented by set-based upserts at ingestion, floored at zero."""
+    """Usage of one event name by one company or user in one stored window (all time, a UTC day, a
+    billing month that is not the calendar month, see domain.metering.windows). Raw sums, incremented
+    by set-based upserts at ingestion. Readers floor window totals at zero."""
 
     id = fields.BigIntField(primary_key=True)
     environment = environment_fk()
@@ -69,4 +72,5 @@ class UsageCounter(Model):
 
     class Meta:
         table = "usage_counter"
-        unique_together = (("entity_id", "event_name", "period", "month_reset", "window_start"),)
+        # entity first, then the window: a range of days of one entity is one index range
+        unique_together = (("entity_id", "period", "month_reset", "window_start", "event_name"),)

@@ -20,6 +20,8 @@ import orjson
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from domain.metering.models import scoped_key
+
 _SQLITE_MAX_PARAMS = 30_000
 
 
@@ -74,10 +76,9 @@ def _columns(names: Sequence[str]) -> str:
 # --- (a) idempotency keys -------------------------------------------------------------------------
 
 _PG_INSERT_KEYS = (
-    'WITH ins AS (INSERT INTO "idempotency_key" ("environment_id", "key", "created_at") '
-    "SELECT r->>0, r->>1, $2 FROM jsonb_array_elements($1::jsonb) AS r "
-    'ON CONFLICT ("environment_id", "key") DO NOTHING RETURNING "environment_id", "key") '
-    'SELECT array_agg("environment_id") AS envs, array_agg("key") AS keys FROM ins'
+    'WITH ins AS (INSERT INTO "idempotency_key" ("id", "created_at") '
+    "SELECT r, $2 FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS t(r, n) ORDER BY n "
+    'ON CONFLICT ("id") DO NOTHING RETURNING "id") SELECT array_agg("id") AS ids FROM ins'
 )
 
 
@@ -87,24 +88,23 @@ async def insert_idempotency_keys(keys: Sequence[tuple[str, str]], now: datetime
     commits the pair is a duplicate here, if it rolls back the pair is ours."""
     if not keys:
         return set()
-    ordered = sorted(keys)
+    pairs = {scoped_key(env, key): (env, key) for env, key in keys}
+    ordered = sorted(pairs)  # one lock order for every writer
     conn = _connection()
     if dialect().postgres:
         _, rows = await conn.execute_query(_PG_INSERT_KEYS, [_json(ordered), now])
-        envs, found = rows[0]["envs"], rows[0]["keys"]  # two arrays in one row: cheap to decode
-        return set(zip(envs, found, strict=True)) if found else set()
+        return {pairs[found] for found in rows[0]["ids"] or ()}
     fresh: set[tuple[str, str]] = set()
-    for chunk in _chunks(ordered, 3):
+    for chunk in _chunks(ordered, 2):
         sql = (
-            'INSERT INTO "idempotency_key" ("environment_id", "key", "created_at") VALUES '
-            + SQLITE.values(len(chunk), 3)
-            + ' ON CONFLICT ("environment_id", "key") DO NOTHING RETURNING "environment_id", "key"'
+            'INSERT INTO "idempotency_key" ("id", "created_at") VALUES ' + SQLITE.values(len(chunk), 2)
+            + ' ON CONFLICT ("id") DO NOTHING RETURNING "id"'
         )
         params: list[Any] = []
-        for env, key in chunk:
-            params += (env, key, now)
+        for scoped in chunk:
+            params += (scoped, now)
         _, found = await conn.execute_query(sql, params)
-        fresh.update((row[0], row[1]) for row in found)
+        fresh.update(pairs[row[0]] for row in found)
     return fresh
 
 
@@ -179,12 +179,12 @@ _COUNTER_FIELDS = (
     "captured_at_min", "captured_at_max",
 )
 _COUNTER_COLUMNS = _columns(_COUNTER_FIELDS)
-_CONFLICT = '("entity_id", "event_name", "period", "month_reset", "window_start")'
+_CONFLICT = '("entity_id", "period", "month_reset", "window_start", "event_name")'
 
 
 def _counter_update(d: Dialect) -> str:
     return (
-        f'DO UPDATE SET "value" = {d.greatest}(0, "usage_counter"."value" + EXCLUDED."value"), '
+        'DO UPDATE SET "value" = "usage_counter"."value" + EXCLUDED."value", '
         f'"captured_at_min" = {d.least}(COALESCE("usage_counter"."captured_at_min", EXCLUDED."captured_at_min"), '
         'EXCLUDED."captured_at_min"), '
         f'"captured_at_max" = {d.greatest}(COALESCE("usage_counter"."captured_at_max", EXCLUDED."captured_at_max"), '
@@ -192,78 +192,52 @@ def _counter_update(d: Dialect) -> str:
     )
 
 
-# Each group row names its set of window starts (k); the join expands it to one row per counted window,
-# GROUP BY merges groups sharing a counter row (e.g. two days of one month), ORDER BY fixes the lock order.
 _PG_UPSERT_COUNTERS = (
-    f'INSERT INTO "usage_counter" ({_COUNTER_COLUMNS}) '
-    "SELECT g.e, g.i, g.n, w.p, w.m, w.s, sum(g.v), min(g.lo), max(g.hi) "
-    "FROM jsonb_to_recordset($1::jsonb) AS g(e varchar, i varchar, n varchar, v bigint, lo timestamptz, "
-    "hi timestamptz, k int) "
-    "JOIN jsonb_to_recordset($2::jsonb) AS w(k int, p varchar, m varchar, s timestamptz) ON w.k = g.k "
-    "GROUP BY g.e, g.i, g.n, w.p, w.m, w.s ORDER BY g.i, g.n, w.p, w.m, w.s "
+    f'INSERT INTO "usage_counter" ({_COUNTER_COLUMNS}) SELECT '
+    "r->>0, r->>1, r->>2, r->>3, r->>4, (r->>5)::timestamptz, (r->>6)::bigint, (r->>7)::timestamptz, "
+    "(r->>8)::timestamptz FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(r, n) ORDER BY n "
     f"ON CONFLICT {_CONFLICT} " + _counter_update(POSTGRES)
 )
-_PG_FLOOR_NEW = 'UPDATE "usage_counter" SET "value" = 0 WHERE "entity_id" = ANY($1::varchar[]) AND "value" < 0'
 
 
-async def upsert_counters(windows: Sequence[Window], deltas: dict[UsageKey, UsageDelta]) -> None:
+def counter_rows(windows: Sequence[Window], deltas: Mapping[UsageKey, UsageDelta]) -> list[tuple[Any, ...]]:
+    """One row per counter (`_COUNTER_FIELDS`), deltas sharing it summed, sorted by the unique key so
+    that concurrent transactions lock counter rows in one order. A key's window starts may be fewer
+    than `windows`: the trailing windows without one are not counted."""
+    merged: dict[tuple[str, str, str, datetime, str], list[Any]] = {}
+    for (entity_id, name, starts), d in deltas.items():
+        for (period, reset), start in zip(windows, starts, strict=False):
+            key = (entity_id, period, reset, start, name)
+            row = merged.get(key)
+            if row is None:
+                merged[key] = [d.environment_id, d.value, d.captured_min, d.captured_max]
+            else:
+                row[1] += d.value
+                row[2], row[3] = min(row[2], d.captured_min), max(row[3], d.captured_max)
+    return [
+        (env, entity_id, name, period, reset, start, value, low, high)
+        for (entity_id, period, reset, start, name), (env, value, low, high) in sorted(merged.items())
+    ]
+
+
+async def upsert_counters(windows: Sequence[Window], deltas: Mapping[UsageKey, UsageDelta]) -> None:
     """Add `deltas` to the counters of every window in `windows` with ONE multi-row
-    `INSERT … ON CONFLICT DO UPDATE`; each counter row appears once, its delta summed first. A key's
-    window starts may be fewer than `windows`: the trailing windows without one are not counted.
-
-    The sum of stored value and delta is floored at 0. A row that did not exist yet is inserted with
-    its raw delta, so a correction (negative delta) arriving before any usage would leave a negative
-    row; only then a second statement resets such rows of the affected entities to 0."""
-    if not deltas:
+    `INSERT … ON CONFLICT DO UPDATE` (per chunk on SQLite). Rows hold raw sums (readers floor window
+    totals at 0, `domain.metering.windows`), so concurrent transactions commute."""
+    rows = counter_rows(windows, deltas)
+    if not rows:
         return
     conn = _connection()
-    postgres = dialect().postgres
-    if postgres:
-        sets: dict[tuple[datetime, ...], int] = {}
-        groups = []
-        for (entity_id, name, starts), d in deltas.items():
-            k = sets.get(starts)
-            if k is None:
-                k = sets[starts] = len(sets)
-            groups.append({
-                "e": d.environment_id, "i": entity_id, "n": name, "v": d.value, "lo": d.captured_min,
-                "hi": d.captured_max, "k": k,
-            })
-        expansion = [
-            {"k": k, "p": period, "m": reset, "s": start}
-            for starts, k in sets.items()
-            for (period, reset), start in zip(windows, starts, strict=False)
-        ]
-        await conn.execute_query(_PG_UPSERT_COUNTERS, [_json(groups), _json(expansion)])
-    else:
-        merged: dict[tuple[str, str, str, str, datetime], list[Any]] = {}
-        for (entity_id, name, starts), d in deltas.items():
-            for (period, reset), start in zip(windows, starts, strict=False):
-                row = merged.get((entity_id, name, period, reset, start))
-                if row is None:
-                    merged[(entity_id, name, period, reset, start)] = [
-                        d.environment_id, d.value, d.captured_min, d.captured_max,
-                    ]
-                else:
-                    row[1] += d.value
-                    row[2], row[3] = min(row[2], d.captured_min), max(row[3], d.captured_max)
-        rows = [(env, *key, value, low, high) for key, (env, value, low, high) in sorted(merged.items())]
-        width = len(_COUNTER_FIELDS)
-        for chunk in _chunks(rows, width):
-            sql = (
-                f'INSERT INTO "usage_counter" ({_COUNTER_COLUMNS}) VALUES ' + SQLITE.values(len(chunk), width)
-                + f" ON CONFLICT {_CONFLICT} " + _counter_update(SQLITE)
-            )
-            await conn.execute_query(sql, [value for row in chunk for value in row])
-    negative = sorted({key[0] for key, d in deltas.items() if d.value < 0})
-    if negative:
-        if postgres:
-            await conn.execute_query(_PG_FLOOR_NEW, [negative])
-        else:
-            marks = ", ".join("?" * len(negative))
-            await conn.execute_query(
-                f'UPDATE "usage_counter" SET "value" = 0 WHERE "entity_id" IN ({marks}) AND "value" < 0', negative
-            )
+    if dialect().postgres:
+        await conn.execute_query(_PG_UPSERT_COUNTERS, [_json(rows)])
+        return
+    width = len(_COUNTER_FIELDS)
+    for chunk in _chunks(rows, width):
+        sql = (
+            f'INSERT INTO "usage_counter" ({_COUNTER_COLUMNS}) VALUES ' + SQLITE.values(len(chunk), width)
+            + f" ON CONFLICT {_CONFLICT} " + _counter_update(SQLITE)
+        )
+        await conn.execute_query(sql, [value for row in chunk for value in row])
 
 
 # --- change feed -----------------------------------------------------------------------------------

@@ -136,12 +136,10 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='IdempotencyKey',
             fields=[
-                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('environment', fields.ForeignKeyField('models.Environment', source_field='environment_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
-                ('key', fields.CharField(max_length=200)),
-                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=250)),
+                ('created_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'idempotency_key', 'app': 'models', 'unique_together': (('environment', 'key'),), 'indexes': [Index(fields=['created_at'])], 'pk_attr': 'id', 'table_description': 'Seen idempotency keys, the unique constraint is what makes ingestion exactly-once.'},
+            options={'table': 'idempotency_key', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Seen idempotency keys, the primary key is what makes ingestion exactly-once. It is the'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -389,7 +387,7 @@ class Migration(migrations.Migration):
                 ('captured_at_min', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('captured_at_max', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'usage_counter', 'app': 'models', 'unique_together': (('entity_id', 'event_name', 'period', 'month_reset', 'window_start'),), 'pk_attr': 'id', 'table_description': 'Usage of one event name by one company or user in one window of one period.'},
+            options={'table': 'usage_counter', 'app': 'models', 'unique_together': (('entity_id', 'period', 'month_reset', 'window_start', 'event_name'),), 'pk_attr': 'id', 'table_description': 'Usage of one event name by one company or user in one stored window (all time, a UTC day, a'},
             bases=['Model'],
         ),
         ops.CreateModel(

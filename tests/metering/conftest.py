@@ -5,17 +5,11 @@ from typing import Any
 
 from domain.companies.models import Company, CompanyKey, User, UserKey
 from domain.metering.models import Event, IdempotencyKey, UsageCounter
-from domain.periods import BillingAnchor, billing_month_is_calendar, window_start_key
+from domain.metering.usage import window_totals
+from domain.metering.windows import WINDOWS
+from domain.periods import BillingAnchor
 from domain.timeutil import utcnow
 from tests.live import live_server, live_server_factory  # noqa: F401  (fixtures for this package)
-
-WINDOWS = (
-    ("all_time", "first_of_month"),
-    ("current_day", "first_of_month"),
-    ("current_week", "first_of_month"),
-    ("current_month", "first_of_month"),
-    ("current_month", "billing_cycle"),
-)
 
 
 async def company_id(key: str, value: str) -> str | None:
@@ -44,24 +38,24 @@ async def counter(
     entity_id: str, event: str, period: str = "all_time", month_reset: str = "first_of_month",
     at: datetime | None = None, anchor: BillingAnchor | None = None,
 ) -> int:
-    at = at or utcnow()
-    start = window_start_key(period, month_reset, at, anchor)
-    if month_reset == "billing_cycle" and billing_month_is_calendar(at, anchor):
-        month_reset = "first_of_month"  # no row of its own (docs/metering.md, Counters)
-    rows = await UsageCounter.filter(
-        entity_id=entity_id, event_name=event, period=period, month_reset=month_reset, window_start=start
-    ).values_list("value", flat=True)
-    assert len(rows) <= 1
-    return rows[0] if rows else 0
+    """The usage of `event` by a company or user in the window containing `at` (now), floored at 0."""
+    return (await counters(entity_id, event, at, anchor))[(period, month_reset)]
 
 
-async def counters(entity_id: str, event: str, at: datetime | None = None) -> dict[tuple[str, str], int]:
-    """The value of every counted window containing `at` (now)."""
-    return {(p, r): await counter(entity_id, event, p, r, at) for p, r in WINDOWS}
+async def counters(
+    entity_id: str, event: str, at: datetime | None = None, anchor: BillingAnchor | None = None,
+) -> dict[tuple[str, str], int]:
+    """The usage in every window containing `at` (now)."""
+    environment_id = await UsageCounter.filter(entity_id=entity_id).values_list("environment_id", flat=True)
+    if not environment_id:
+        return dict.fromkeys(WINDOWS, 0)
+    found = await window_totals(environment_id[0], {entity_id: anchor}, at or utcnow(), event)
+    by_window = found.get(entity_id, {}).get(event)
+    return {w: by_window[w].usage if by_window else 0 for w in WINDOWS}
 
 
 async def all_counters() -> list[dict[str, Any]]:
-    return await UsageCounter.all().order_by("entity_id", "event_name", "period", "month_reset").values(
+    return await UsageCounter.all().order_by("entity_id", "event_name", "period", "month_reset", "window_start").values(
         "entity_id", "event_name", "period", "month_reset", "window_start", "value"
     )
 

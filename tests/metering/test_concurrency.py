@@ -13,8 +13,10 @@ import pytest
 
 from domain.companies.models import Company, CompanyKey
 from domain.metering.models import Event, IdempotencyKey, UsageCounter
+from domain.metering.windows import WINDOWS
 from domain.timeutil import isoformat, utcnow
 from tests.conftest import Keys
+from tests.metering.conftest import counters
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 
@@ -92,10 +94,11 @@ async def test_every_event_counted_exactly_once(
     for entity_id, name, period, reset, value in rows:
         by_window.setdefault((period, reset), Counter())[(entity_id, name)] += value
     wanted = Counter({(ids[company], name): total for (company, name), total in expected.items()})
-    # no subscriptions: the billing-cycle months are the calendar months, which have no rows of their own
-    assert set(by_window) == {("all_time", "first_of_month"), ("current_day", "first_of_month"),
-                              ("current_week", "first_of_month"), ("current_month", "first_of_month")}
+    # all events are today's; no subscriptions, so no billing-month rows (domain.metering.windows)
+    assert set(by_window) == {("all_time", "first_of_month"), ("current_day", "first_of_month")}
     for window, found in by_window.items():
         assert found == wanted, window
+    for (entity_id, name), total in wanted.items():  # and every window read back
+        assert await counters(entity_id, name) == dict.fromkeys(WINDOWS, total)
     assert await Event.filter(status="processed", event_type="track").count() == DISTINCT
     assert await IdempotencyKey.all().count() == DISTINCT + 30

@@ -1,16 +1,14 @@
 """Pure rules of event validation and the retention of idempotency keys."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from domain.errors import InvalidInput
 from domain.metering import parsing
-from domain.metering.ingest import COUNTED_WINDOWS, window_starts
-from domain.metering.models import IdempotencyKey
+from domain.metering.models import IdempotencyKey, scoped_key
 from domain.metering.retention import prune_idempotency_keys
-from domain.periods import EPOCH, BillingAnchor
 from domain.timeutil import utcnow
 from tests.conftest import Keys
 from tests.metering.conftest import company, counter, track
@@ -57,30 +55,14 @@ def test_derived_keys() -> None:
     assert parsing.stored_key("k" * 201).startswith("sha256:") and len(parsing.stored_key("k" * 201)) <= 200
 
 
-def test_window_starts() -> None:
-    at = datetime(2026, 3, 18, 14, 5, tzinfo=UTC)  # a Wednesday
-    assert [w for w, _ in COUNTED_WINDOWS] == ["all_time", "current_day", "current_week", "current_month",
-                                               "current_month"]
-    calendar = (
-        EPOCH, datetime(2026, 3, 18, tzinfo=UTC), datetime(2026, 3, 15, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC),
-    )
-    assert window_starts(at, None) == calendar  # the billing month is the calendar month: no row of its own
-    anchor = BillingAnchor(datetime(2026, 3, 10, 9, 30, tzinfo=UTC), datetime(2026, 4, 10, 9, 30, tzinfo=UTC))
-    assert window_starts(at, anchor) == (*calendar, datetime(2026, 3, 10, 9, 30, tzinfo=UTC))
-    on_the_first = BillingAnchor(datetime(2026, 1, 1, tzinfo=UTC), None)
-    assert window_starts(at, on_the_first) == calendar
-    # before the term starts the billing month ends early: it is not the calendar month
-    later = BillingAnchor(datetime(2026, 3, 25, tzinfo=UTC), None)
-    assert window_starts(at, later) == (*calendar, datetime(2026, 3, 1, tzinfo=UTC))
-
-
 async def test_pruned_keys_are_forgotten(client: httpx.AsyncClient, keys: Keys) -> None:
     await client.post("/batch", json={"events": [track(quantity=1, key="old"), track(quantity=1, key="recent")]})
     now = utcnow()
-    await IdempotencyKey.filter(key="old").update(created_at=now - timedelta(days=36))
-    await IdempotencyKey.filter(key="recent").update(created_at=now - timedelta(days=34))
+    env = keys.scope.environment_id
+    await IdempotencyKey.filter(id=scoped_key(env, "old")).update(created_at=now - timedelta(days=36))
+    await IdempotencyKey.filter(id=scoped_key(env, "recent")).update(created_at=now - timedelta(days=34))
     assert await prune_idempotency_keys(now) == 1
-    assert await IdempotencyKey.all().values_list("key", flat=True) == ["recent"]
+    assert await IdempotencyKey.all().values_list("id", flat=True) == [scoped_key(env, "recent")]
     response = await client.post("/batch", json={"events": [track(quantity=1, key="old"),
                                                             track(quantity=1, key="recent")]})
     assert [e["status"] for e in response.json()["events"]] == ["processed", "duplicate"]
