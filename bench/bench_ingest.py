@@ -10,10 +10,12 @@ What it does:
    202 without touching the database, and drives it like the real run;
 3. starts `uvicorn --workers N --factory api.app:app_factory` (the real app, same uvicorn settings) and
    drives `POST /batch` from `--connections` keep-alive loopback connections (raw asyncio sockets and
-   pre-serialised bodies, so the client stays cheap on a 2-core box). Every event is new (unique
-   idempotency key), so every event is stored and counted before its reply;
+   pre-serialised bodies, so the client stays cheap on a 2-core box), spread evenly over the workers
+   (`balanced_connections`). Every event is new (unique idempotency key), so every event is stored and
+   counted before its reply;
 4. checks the database: stored events == events acknowledged, sum of the all_time counters == sum of
-   the quantities sent; prints events/s of both runs and their ratio.
+   the quantities sent; prints events/s of both runs and their ratio, and the CPU time per event of the
+   server processes and of PostgreSQL (when it runs on this machine).
 """
 
 from __future__ import annotations
@@ -224,6 +226,64 @@ class CpuMeter:
             self.used[group] = sum(value - before.get(pid, 0.0) for pid, value in now.items())
 
 
+# --- connections spread evenly over the workers ----------------------------------------------------
+
+Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+def _server_socket_inode(server_port: int, client_port: int) -> str | None:
+    """The inode of the server end of the loopback connection from `client_port` (/proc/net/tcp)."""
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local, remote = fields[1].split(":")[1], fields[2].split(":")[1]
+            if int(local, 16) == server_port and int(remote, 16) == client_port:
+                return fields[9]
+    return None
+
+
+def _owner(inode: str, workers: list[int]) -> int | None:
+    target = f"socket:[{inode}]"
+    for pid in workers:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                        return pid
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    return None
+
+
+async def balanced_connections(port: int, server_pid: int, count: int, workers: int) -> list[Stream]:
+    """`count` keep-alive connections, as many to each worker as possible. Workers share one listening
+    socket and whichever wakes first accepts everything queued, so connections opened at once may all
+    land on one worker, which would halve the capacity measured. Each new connection is answered once
+    (so it is accepted), its worker found through /proc, and it is kept only while that worker is
+    short of its share."""
+    pids = [pid for pid in _descendants(server_pid) if pid != server_pid]
+    share = -(-count // workers)
+    owned: dict[int | None, list[Stream]] = {}
+    kept: list[Stream] = []
+    for _ in range(count * 20):
+        if len(kept) == count:
+            break
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /batch HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await _read_response(reader)
+        inode = _server_socket_inode(port, writer.get_extra_info("sockname")[1])
+        owner = _owner(inode, pids) if inode else None
+        if len(owned.setdefault(owner, [])) < share or owner is None:
+            owned[owner].append((reader, writer))
+            kept.append((reader, writer))
+        else:
+            writer.close()
+    print(f"{'':9s} connections per worker: {sorted(len(v) for k, v in owned.items() if k is not None)}")
+    return kept
+
+
 # --- the client -----------------------------------------------------------------------------------
 
 
@@ -288,9 +348,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def drive(
-    port: int, workload: Workload, connections: int, warmup: float, seconds: float, meter: CpuMeter,
-) -> dict:
+async def drive(workload: Workload, streams: list[Stream], warmup: float, seconds: float, meter: CpuMeter) -> dict:
     run_id = secrets.token_hex(3).encode()
     counter = iter(range(10**9))
     acked_events = acked_quantity = 0
@@ -300,9 +358,8 @@ async def drive(
     stop_at = start_at + seconds
     measured = 0
 
-    async def connection() -> None:
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal acked_events, acked_quantity, errors, measured
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while True:
                 now = time.monotonic()
@@ -330,7 +387,7 @@ async def drive(
         await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
         meter.stop()
 
-    await asyncio.gather(account(), *(connection() for _ in range(connections)))
+    await asyncio.gather(account(), *(connection(reader, writer) for reader, writer in streams))
     latencies.sort()
     return {
         "events_per_s": measured / seconds,
@@ -340,6 +397,11 @@ async def drive(
         "p50_ms": 1000 * statistics.median(latencies) if latencies else 0.0,
         "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else 0.0,
     }
+
+
+async def measure(port: int, server_pid: int, workload: Workload, args: argparse.Namespace, meter: CpuMeter) -> dict:
+    streams = await balanced_connections(port, server_pid, args.connections, args.workers)
+    return await drive(workload, streams, args.warmup, args.seconds, meter)
 
 
 def main() -> None:
@@ -385,9 +447,7 @@ def main() -> None:
             try:
                 wait_ready(port, ready_path)
                 meter = CpuMeter(proc.pid)
-                results[label] = asyncio.run(
-                    drive(port, workload, args.connections, args.warmup, args.seconds, meter)
-                )
+                results[label] = asyncio.run(measure(port, proc.pid, workload, args, meter))
             finally:
                 stop_server(proc)
             r = results[label]
