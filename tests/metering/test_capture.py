@@ -277,6 +277,28 @@ async def test_backfill_counts_in_the_period_of_its_timestamp(client: httpx.Asyn
     assert (await company("id", "acme")).last_seen_at == seen  # backfills do not move last_seen_at
 
 
+async def test_week_and_month_add_up_the_days_they_contain(client: httpx.AsyncClient, keys: Keys) -> None:
+    wednesday = (utcnow() - timedelta(days=60)).replace(hour=12, minute=0, second=0, microsecond=0)
+    wednesday -= timedelta(days=(wednesday.weekday() - 2) % 7)
+    sent = {  # days before that Wednesday -> quantity
+        0: 1, 1: 2, 3: 4,  # Wednesday, Tuesday, Sunday: this week
+        4: 8, 40: 16,  # Saturday of the week before, and a day of an earlier month
+    }
+    await post(client, *(
+        track(quantity=q, sent_at=(wednesday - timedelta(days=d)).isoformat(), backfill=True, key=f"d{d}")
+        for d, q in sent.items()
+    ))
+    acme = await company("id", "acme")
+    this_month = sum(q for d, q in sent.items() if (wednesday - timedelta(days=d)).month == wednesday.month)
+    assert await counters(acme.id, "api-call", at=wednesday) == {
+        ("all_time", "first_of_month"): 31, ("current_day", "first_of_month"): 1,
+        ("current_week", "first_of_month"): 1 + 2 + 4, ("current_month", "first_of_month"): this_month,
+        ("current_month", "billing_cycle"): this_month,
+    }
+    rows = await UsageCounter.filter(entity_id=acme.id).values_list("period", flat=True)
+    assert sorted(rows) == ["all_time"] + ["current_day"] * 5  # the week and month have no rows of their own
+
+
 async def test_trusted_clock_limits_and_future_events(client: httpx.AsyncClient, keys: Keys) -> None:
     now = utcnow()
     response = await post(
