@@ -34,7 +34,8 @@ class Event(Model):
 
     class Meta:
         table = "event"
-        indexes = (("environment_id", "captured_at"), ("company_id", "event_name", "captured_at"))
+        # the events list pages newest first by id, per environment or per company (ids grow with time)
+        indexes = (("environment_id", "id"), ("company_id", "id"))
 
 
 class IdempotencyKey(Model):

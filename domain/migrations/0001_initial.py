@@ -130,7 +130,7 @@ class Migration(migrations.Migration):
                 ('captured_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('received_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'event', 'app': 'models', 'indexes': [Index(fields=['environment_id', 'captured_at']), Index(fields=['company_id', 'event_name', 'captured_at'])], 'pk_attr': 'id', 'table_description': 'Append-only record of every accepted event and how its processing ended.'},
+            options={'table': 'event', 'app': 'models', 'indexes': [Index(fields=['environment_id', 'id']), Index(fields=['company_id', 'id'])], 'pk_attr': 'id', 'table_description': 'Append-only record of every accepted event and how its processing ended.'},
             bases=['Model'],
         ),
         ops.CreateModel(
