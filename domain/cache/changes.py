@@ -39,6 +39,11 @@ def subscribe(listener: Listener) -> None:
         _listeners.append(listener)
 
 
+def unsubscribe(listener: Listener) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
 def invalidate_locally(environment_id: str, scope: str, ref_id: str) -> None:
     for listener in _listeners:
         listener(environment_id, scope, ref_id)
