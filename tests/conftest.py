@@ -161,46 +161,6 @@ def gql(client: httpx.AsyncClient) -> GraphQL:
     return GraphQL(client)
 
 
-class FeedDeliveries:
-    """The changes the change-feed poller of the session app delivered while active. A process applies
-    its own changes at commit, and its poller delivers them once more when it reads them back (harmless:
-    one more cache miss), so a test counting cache hits after a change waits for that second delivery."""
-
-    def __init__(self) -> None:
-        self.seen: set[tuple[str, str]] = set()
-        self._arrived = asyncio.Event()
-
-    def __call__(self, environment_id: str, scope: str, ref_id: str) -> None:
-        task = asyncio.current_task() if _loop_running() else None
-        if task is not None and task.get_name() == "change-feed-poller":
-            self.seen.add((scope, ref_id))
-            self._arrived.set()
-
-    def mark(self) -> None:
-        """Forget what was delivered so far: `wait_for` then waits for a delivery after this point."""
-        self.seen.clear()
-
-    async def wait_for(self, scope: str, ref_id: str) -> None:
-        if not any(task.get_name() == "change-feed-poller" for task in asyncio.all_tasks()):
-            return  # no poller runs in this test process
-        async with asyncio.timeout(10):
-            while (scope, ref_id) not in self.seen:
-                self._arrived.clear()
-                await self._arrived.wait()
-
-
-@pytest.fixture
-def feed_deliveries() -> Iterator[FeedDeliveries]:
-    from domain.cache import changes
-
-    deliveries = FeedDeliveries()
-    changes.subscribe(deliveries)
-    try:
-        yield deliveries
-    finally:
-        changes.unsubscribe(deliveries)
-
-
 def _loop_running() -> bool:
     try:
         asyncio.get_running_loop()

@@ -20,10 +20,14 @@ log = structlog.get_logger(__name__)
 
 Listener = Callable[[str, str, str], None]  # (environment_id, scope, ref_id)
 
+_Change = tuple[str, str, str]  # (environment_id, scope, ref_id)
 _listeners: list[Listener] = []
-_pending: contextvars.ContextVar[list[tuple[str, str, str]] | None] = contextvars.ContextVar(
+_pending: contextvars.ContextVar[list[tuple[_Change, datetime]] | None] = contextvars.ContextVar(
     "pending_invalidations", default=None
 )
+# Changes this process applied itself once they committed, with the changed_at it wrote: its poller does
+# not apply them a second time when it reads them back (a needless cache miss per write otherwise).
+_applied_here: dict[_Change, datetime] = {}
 
 ENVIRONMENT = "environment"  # the catalog of an environment: flags, rules, plans, entitlements
 COMPANY = "company"
@@ -66,9 +70,16 @@ async def record_changes(environment_id: str, scope: str, ref_ids: Iterable[str]
     pending = _pending.get()
     if pending is None:  # no unit of work: the caller commits itself (or autocommit)
         for ref in refs:
-            invalidate_locally(environment_id, scope, ref)
+            _apply_own((environment_id, scope, ref), now)
     else:
-        pending.extend((environment_id, scope, ref) for ref in refs)
+        pending.extend(((environment_id, scope, ref), now) for ref in refs)
+
+
+def _apply_own(change: _Change, changed_at: datetime) -> None:
+    invalidate_locally(*change)
+    if len(_applied_here) > 100_000:  # no poller prunes it in this process: forget, at worst a re-apply
+        _applied_here.clear()
+    _applied_here[change] = changed_at
 
 
 def begin_collecting() -> contextvars.Token:
@@ -79,8 +90,8 @@ def finish_collecting(token: contextvars.Token, *, committed: bool) -> None:
     pending = _pending.get() or []
     _pending.reset(token)
     if committed:
-        for environment_id, scope, ref in pending:
-            invalidate_locally(environment_id, scope, ref)
+        for change, changed_at in pending:
+            _apply_own(change, changed_at)
 
 
 class ChangeFeedPoller:
@@ -92,7 +103,7 @@ class ChangeFeedPoller:
         self.interval = interval
         self.lookback = timedelta(seconds=lookback)
         self._task: asyncio.Task[None] | None = None
-        self._seen: dict[tuple[str, str, str], object] = {}
+        self._seen: dict[_Change, object] = {}
         self._seen_batches: dict[int, datetime] = {}  # CacheChangeBatch id -> changed_at
 
     async def poll_once(self) -> int:
@@ -101,14 +112,16 @@ class ChangeFeedPoller:
             "environment_id", "scope", "ref_id", "changed_at"
         )
         fresh = 0
-        seen: dict[tuple[str, str, str], object] = {}
+        seen: dict[_Change, object] = {}
         for environment_id, scope, ref_id, changed_at in rows:
             key = (environment_id, scope, ref_id)
             seen[key] = changed_at
-            if self._seen.get(key) != changed_at:
+            if self._seen.get(key) != changed_at and _applied_here.get(key) != changed_at:
                 invalidate_locally(environment_id, scope, ref_id)
                 fresh += 1
         self._seen = seen
+        for key in [key for key, changed_at in _applied_here.items() if changed_at < since]:
+            del _applied_here[key]
         # batch rows never change: read each once (by id), the lookback catches late commits
         self._seen_batches = {i: at for i, at in self._seen_batches.items() if at >= since}
         batches = CacheChangeBatch.filter(changed_at__gte=since)

@@ -2,7 +2,6 @@
 envelope, query encodings, pages, required fields, errors, and that a refused write leaves nothing."""
 
 import httpx
-import pytest
 from schematic.companies.types import (
     GetCompanyResponse,
     ListCompaniesResponse,
@@ -11,7 +10,6 @@ from schematic.companies.types import (
 )
 from schematic.core.pydantic_utilities import parse_obj_as
 
-from domain.cache.changes import ChangeFeedPoller
 from tests.conftest import Keys, QueryCounter
 from tests.rest.conftest import error, fingerprint, ok
 
@@ -245,14 +243,7 @@ async def test_environments_are_isolated(client: httpx.AsyncClient, staging: htt
     assert other["id"] != company["id"]  # type: ignore[index]
 
 
-async def test_a_page_costs_a_fixed_number_of_queries(
-    client: httpx.AsyncClient, count_queries: QueryCounter, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def no_poll(self: ChangeFeedPoller) -> int:
-        return 0
-
-    # The change-feed poller's queries would be counted, and it may drop the warmed snapshots.
-    monkeypatch.setattr(ChangeFeedPoller, "poll_once", no_poll)
+async def test_a_page_costs_a_fixed_number_of_queries(client: httpx.AsyncClient, count_queries: QueryCounter) -> None:
     plan = await _plan(client, "Pro")
     costs, made = [], 0
     for total in (2, 6):
