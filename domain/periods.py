@@ -21,6 +21,11 @@ class BillingAnchor:
     period_start: datetime
     period_end: datetime | None
 
+    @classmethod
+    def of(cls, period_start: datetime | None, period_end: datetime | None) -> BillingAnchor | None:
+        """The anchor of a stored subscription period; None without one (calendar months)."""
+        return cls(period_start, period_end) if period_start is not None else None
+
 
 def _utc(dt: datetime, name: str) -> datetime:
     if dt.tzinfo is None or dt.utcoffset() is None:

@@ -189,8 +189,7 @@ async def _metrics(scope: Scope, companies: Sequence[Company]) -> dict[str, list
     """The usage of each company in the current window of every period, per event name it has sent."""
     now = utcnow()
     anchors = {
-        c.id: BillingAnchor(c.billing_period_start, c.billing_period_end) if c.billing_period_start else None
-        for c in companies
+        c.id: BillingAnchor.of(c.billing_period_start, c.billing_period_end) for c in companies
     }
     found = await window_totals(scope.environment_id, anchors, now)
     result: dict[str, list[Json]] = {c.id: [] for c in companies}

@@ -277,10 +277,7 @@ async def load_company(env: EnvironmentSnapshot, company_id: str) -> CompanySnap
             base_plan_id, trial_ends_at = assignment.plan_id, assignment.trial_ends_at  # type: ignore[attr-defined]
         else:
             add_ons.append(assignment.plan_id)  # type: ignore[attr-defined]
-    anchor = (
-        BillingAnchor(company.billing_period_start, company.billing_period_end)
-        if company.billing_period_start else None
-    )
+    anchor = BillingAnchor.of(company.billing_period_start, company.billing_period_end)
     now = utcnow()
     usage = (await window_totals(env.environment_id, {company_id: anchor}, now)).get(company_id, {})
     counters = {

@@ -251,8 +251,7 @@ class _AnchorCache:
             if fresh and len(self._anchors) > 200_000:
                 self._anchors.clear()
             for company_id in missing:
-                period = loaded.get(company_id)
-                anchor = BillingAnchor(period[0], period[1]) if period and period[0] else None
+                anchor = BillingAnchor.of(*loaded.get(company_id, (None, None)))
                 found[company_id] = anchor
                 if fresh:
                     self._anchors[company_id] = anchor

@@ -21,6 +21,7 @@ from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from domain.metering.models import scoped_key
+from domain.metering.windows import Window
 
 _SQLITE_MAX_PARAMS = 30_000
 
@@ -172,7 +173,6 @@ class UsageDelta:
 
 # entity_id, event_name, the window start of each counted (period, month_reset)
 UsageKey = tuple[str, str, tuple[datetime, ...]]
-Window = tuple[str, str]  # period, month_reset
 
 _COUNTER_FIELDS = (
     "environment_id", "entity_id", "event_name", "period", "month_reset", "window_start", "value",

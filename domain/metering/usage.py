@@ -43,11 +43,7 @@ async def _entity(scope: Scope, company_id: str | None, user_id: str | None) -> 
         company = await Company.get_or_none(id=company_id, environment_id=scope.environment_id)
         if company is None:
             raise NotFound(f"no company with id {company_id!r}", field="companyId")
-        anchor = (
-            BillingAnchor(company.billing_period_start, company.billing_period_end)
-            if company.billing_period_start else None
-        )
-        return company.id, anchor
+        return company.id, BillingAnchor.of(company.billing_period_start, company.billing_period_end)
     assert user_id is not None
     if not await User.exists(id=user_id, environment_id=scope.environment_id):
         raise NotFound(f"no user with id {user_id!r}", field="userId")
