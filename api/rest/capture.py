@@ -59,7 +59,7 @@ async def _write(batches: Sequence[Batch]) -> list[list[EventResult]]:
         try:
             async with unit_of_work():
                 written = await write(batches)
-            apply_usage_changes(written.usage_changes)  # committed: refresh this process's snapshots
+            apply_usage_changes(written)  # committed: refresh this process's snapshots
             return written.results
         except Exception as exc:
             if attempt + 1 == _ATTEMPTS or not _retryable(exc):

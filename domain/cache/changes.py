@@ -7,7 +7,7 @@ through one process reaches checks in every other within a poll interval or two.
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 import structlog
@@ -25,9 +25,11 @@ _listeners: list[Listener] = []
 _pending: contextvars.ContextVar[list[tuple[_Change, datetime]] | None] = contextvars.ContextVar(
     "pending_invalidations", default=None
 )
-# Changes this process applied itself once they committed, with the changed_at it wrote: its poller does
-# not apply them a second time when it reads them back (a needless cache miss per write otherwise).
+# Changes this process applied itself once they committed, with the changed_at it wrote (and the ids of
+# its own `cache_change_batch` rows): its poller does not apply them a second time when it reads them
+# back (a needless cache miss per write otherwise).
 _applied_here: dict[_Change, datetime] = {}
+_applied_batches: dict[int, datetime] = {}
 
 ENVIRONMENT = "environment"  # the catalog of an environment: flags, rules, plans, entitlements
 COMPANY = "company"
@@ -82,6 +84,34 @@ def _apply_own(change: _Change, changed_at: datetime) -> None:
     _applied_here[change] = changed_at
 
 
+async def record_change_batches(scope: str, refs: Mapping[str, Iterable[str]], changed_at: datetime) -> list[int]:
+    """For writers that change many refs of one scope per transaction (usage: hundreds of companies per
+    ingestion transaction): one `cache_change_batch` row per environment listing them, where
+    `record_changes` would take a row per ref. Returns the rows' ids; once the transaction has
+    committed, the caller passes them to `apply_change_batches` (the unit of work does not collect them)."""
+    batch_ids = []
+    for environment_id, ref_ids in refs.items():
+        if ref_ids:
+            row = await CacheChangeBatch.create(
+                environment_id=environment_id, scope=scope, ref_ids=sorted(ref_ids), changed_at=changed_at
+            )
+            batch_ids.append(row.id)
+    return batch_ids
+
+
+def apply_change_batches(
+    scope: str, refs: Mapping[str, Iterable[str]], batch_ids: Iterable[int], changed_at: datetime
+) -> None:
+    """After the commit of `record_change_batches`: invalidate in this process, once."""
+    for environment_id, ref_ids in refs.items():
+        for ref_id in ref_ids:
+            invalidate_locally(environment_id, scope, ref_id)
+    if len(_applied_batches) > 100_000:  # no poller prunes it in this process
+        _applied_batches.clear()
+    for batch_id in batch_ids:
+        _applied_batches[batch_id] = changed_at
+
+
 def begin_collecting() -> contextvars.Token:
     return _pending.set([])
 
@@ -122,6 +152,8 @@ class ChangeFeedPoller:
         self._seen = seen
         for key in [key for key, changed_at in _applied_here.items() if changed_at < since]:
             del _applied_here[key]
+        for batch_id in [i for i, changed_at in _applied_batches.items() if changed_at < since]:
+            del _applied_batches[batch_id]
         # batch rows never change: read each once (by id), the lookback catches late commits
         self._seen_batches = {i: at for i, at in self._seen_batches.items() if at >= since}
         batches = CacheChangeBatch.filter(changed_at__gte=since)
@@ -131,6 +163,8 @@ class ChangeFeedPoller:
             "id", "environment_id", "scope", "ref_ids", "changed_at"
         ):
             self._seen_batches[batch_id] = changed_at
+            if batch_id in _applied_batches:
+                continue
             for ref_id in ref_ids:
                 invalidate_locally(environment_id, scope, ref_id)
                 fresh += 1

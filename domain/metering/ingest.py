@@ -429,6 +429,8 @@ def prepare(events: Sequence[IncomingEvent], received_at: datetime | None = None
 class Written:
     results: list[list[EventResult]]  # per batch, per event
     usage_changes: dict[str, set[str]]  # environment id -> companies and users whose usage changed
+    change_batch_ids: list[int]  # the change-feed rows listing them (`changes.record_change_batches`)
+    changed_at: datetime
 
 
 async def ingest(events: Sequence[IncomingEvent], *, received_at: datetime | None = None) -> list[EventResult]:
@@ -444,10 +446,10 @@ async def write(batches: Sequence[Batch], *, deferred_invalidation: bool = True)
     idempotency key wins (batch order, then position).
 
     The change-feed rows of the usage changes are written here. With `deferred_invalidation` (the hot
-    path) they are written in one statement and the caller, once the transaction has committed, passes
-    `usage_changes` to `apply_usage_changes` to refresh this process's caches; without it they go
-    through `changes.record_changes`, which the unit of work applies itself. Other processes follow the
-    change feed either way."""
+    path) they are one `cache_change_batch` row per environment and the caller, once the transaction has
+    committed, passes the result to `apply_usage_changes` to refresh this process's caches; without it
+    they go through `changes.record_changes`, which the unit of work applies itself. Other processes
+    follow the change feed either way."""
     works = [work for batch in batches for work in batch.works]
     for work in works:
         work.reset()
@@ -468,18 +470,18 @@ async def write(batches: Sequence[Batch], *, deferred_invalidation: bool = True)
             new.append(work)
         else:
             work.status = DUPLICATE
-    usage = await _store(new, now, deferred_invalidation) if new else {}
-    return Written([_results(batch.works) for batch in batches], usage)
+    usage, batch_ids = await _store(new, now, deferred_invalidation) if new else ({}, [])
+    return Written([_results(batch.works) for batch in batches], usage, batch_ids, now)
 
 
-def apply_usage_changes(usage_changes: Mapping[str, Iterable[str]]) -> None:
+def apply_usage_changes(written: Written) -> None:
     """After the commit: drop the check snapshots of the entities whose usage changed, in this process."""
-    for environment_id, entity_ids in usage_changes.items():
-        for entity_id in entity_ids:
-            changes.invalidate_locally(environment_id, changes.USAGE, entity_id)
+    changes.apply_change_batches(changes.USAGE, written.usage_changes, written.change_batch_ids, written.changed_at)
 
 
-async def _store(new: list[_Work], now: datetime, deferred_invalidation: bool) -> dict[str, set[str]]:
+async def _store(
+    new: list[_Work], now: datetime, deferred_invalidation: bool
+) -> tuple[dict[str, set[str]], list[int]]:
     # companies and users: identifies first (so a track in the same request finds what they create),
     # grouped by entity in a fixed order (concurrent writers lock alike), arrival order kept per entity
     identifies = [w for w in new if w.identify is not None and w.error is None]
@@ -555,15 +557,16 @@ async def _store(new: list[_Work], now: datetime, deferred_invalidation: bool) -
 
     # change feed: usage refreshes check snapshots in every process (created entities were recorded by
     # their upsert). One `cache_change_batch` row per environment; `apply_usage_changes` after the commit.
+    batch_ids: list[int] = []
     if deferred_invalidation:
-        await repository.record_changes(changes.USAGE, usage, now)
+        batch_ids = await changes.record_change_batches(changes.USAGE, usage, now)
     else:
         for env, entity_ids in sorted(usage.items()):
             await changes.record_changes(env, changes.USAGE, entity_ids)
 
     # (c) counters last: their row locks are the most contended, so hold them the shortest time
     await repository.upsert_counters(STORED_WINDOWS, deltas)
-    return usage
+    return usage, batch_ids
 
 
 def _body(body: object) -> object:

@@ -240,22 +240,6 @@ async def upsert_counters(windows: Sequence[Window], deltas: Mapping[UsageKey, U
         await conn.execute_query(sql, [value for row in chunk for value in row])
 
 
-# --- change feed -----------------------------------------------------------------------------------
-
-
-async def record_changes(scope: str, refs: Mapping[str, Iterable[str]], now: datetime) -> None:
-    """One `cache_change_batch` row per environment listing `refs` (`domain.cache.models.CacheChangeBatch`):
-    a row per transaction instead of a `cache_change` row per company or user."""
-    from domain.cache.models import CacheChangeBatch
-
-    rows = [
-        CacheChangeBatch(environment_id=env, scope=scope, ref_ids=list(ids), changed_at=now)
-        for env, ids in refs.items() if ids
-    ]
-    if rows:
-        await CacheChangeBatch.bulk_create(rows)
-
-
 # --- billing anchors --------------------------------------------------------------------------------
 
 

@@ -8,9 +8,13 @@ import httpx
 import pytest
 
 from api.rest import capture
+from domain.cache import changes
+from domain.cache.changes import ChangeFeedPoller
+from domain.cache.models import CacheChangeBatch
 from domain.metering import repository
 from domain.metering.ingest import IncomingEvent
 from domain.metering.models import Event, IdempotencyKey
+from domain.timeutil import utcnow
 from tests.conftest import Keys
 from tests.metering.conftest import company, counter
 
@@ -70,3 +74,29 @@ async def test_nul_characters_fail_the_event_not_the_request(client: httpx.Async
     stored = await Event.filter(status="failed").order_by("id")
     assert stored[0].body["traits"] == {"note": "ab"}
     assert await counter((await company("id", "acme")).id, "api-call") == 1
+
+
+async def test_usage_changes_are_applied_once_in_the_writing_process(keys: Keys) -> None:
+    """The writer refreshes this process's snapshots after the commit; its change-feed poller then skips
+    the batch row it wrote, and applies batch rows of other processes."""
+    applied: list[tuple[str, str]] = []
+
+    def listener(environment_id: str, scope: str, ref_id: str) -> None:
+        applied.append((scope, ref_id))
+
+    changes.subscribe(listener)
+    try:
+        await capture.submit(tracks(keys, "own", 3))
+        acme = (await company("id", "acme")).id
+        assert (changes.USAGE, acme) in applied
+        applied.clear()
+        poller = ChangeFeedPoller(interval=0.25)  # a fresh poller: every row in its lookback is new to it
+        await poller.poll_once()
+        assert (changes.USAGE, acme) not in applied
+        await CacheChangeBatch.create(  # another process's ingestion
+            environment_id=keys.scope.environment_id, scope=changes.USAGE, ref_ids=[acme], changed_at=utcnow()
+        )
+        await poller.poll_once()
+        assert applied.count((changes.USAGE, acme)) == 1
+    finally:
+        changes.unsubscribe(listener)
