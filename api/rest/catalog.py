@@ -13,6 +13,7 @@ from api.http import json_object
 from api.rest import params as p
 from api.rest import serializers as s
 from api.rest.envelope import ok
+from api.rest.listing import list_and_count
 from domain.catalog import features, flag_rules, flags, plans
 from domain.catalog import repository as repo
 from domain.catalog.flag_rules import ConditionInput, RuleInput
@@ -133,16 +134,7 @@ async def _feature_query(request: Request, scope: Scope) -> tuple[QuerySet[Featu
     return query.order_by("-created_at", "-id"), _clean(echo)
 
 
-async def list_features(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _feature_query(request, scope)
-    return ok(await s.feature_details(scope, await page.apply(query)), {**echo, **page.params()})
-
-
-async def count_features(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _feature_query(request, scope)
-    return ok(s.count(await query.count()), {**echo, **page.params()})
+list_features, count_features = list_and_count(_feature_query, lambda scope, rows, _: s.feature_details(scope, rows))
 
 
 # ---------------------------------------------------------------- flags
@@ -198,16 +190,7 @@ async def _flag_query(request: Request, scope: Scope) -> tuple[QuerySet[Flag], d
     return query.order_by("-created_at", "-id"), _clean(echo)
 
 
-async def list_flags(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _flag_query(request, scope)
-    return ok(await s.flag_details(scope, await page.apply(query)), {**echo, **page.params()})
-
-
-async def count_flags(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _flag_query(request, scope)
-    return ok(s.count(await query.count()), {**echo, **page.params()})
+list_flags, count_flags = list_and_count(_flag_query, lambda scope, rows, _: s.flag_details(scope, rows))
 
 
 # ---------------------------------------------------------------- flag rules
@@ -343,18 +326,10 @@ async def _plan_query(request: Request, scope: Scope) -> tuple[QuerySet[Plan], d
     return query.order_by("-created_at", "-id"), _clean(echo)
 
 
-async def list_plans(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _plan_query(request, scope)
-    rows = await page.apply(query)
-    return ok(await s.plan_details(scope, rows, with_entitlements=bool(echo.get("with_entitlements", True))),
-              {**echo, **page.params()})
-
-
-async def count_plans(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _plan_query(request, scope)
-    return ok(s.count(await query.count()), {**echo, **page.params()})
+list_plans, count_plans = list_and_count(
+    _plan_query,
+    lambda scope, rows, echo: s.plan_details(scope, rows, with_entitlements=bool(echo.get("with_entitlements", True))),
+)
 
 
 routes = [

@@ -15,6 +15,7 @@ from api.http import json_object
 from api.rest import params as p
 from api.rest import serializers as s
 from api.rest.envelope import endpoint, ok
+from api.rest.listing import list_and_count
 from domain.catalog.models import PlanEntitlement
 from domain.companies import repository, service, validation
 from domain.companies.definitions import VALUE_FIELDS
@@ -139,17 +140,7 @@ async def _company_query(request: Request, scope: Scope) -> tuple[QuerySet[Compa
     return query.order_by(f"{sign}{column}", f"{sign}id"), _clean(echo)
 
 
-async def list_companies(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _company_query(request, scope)
-    companies = await page.apply(query)
-    return ok(await s.company_details(scope, companies), {**echo, **page.params()})
-
-
-async def count_companies(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _company_query(request, scope)
-    return ok(s.count(await query.count()), {**echo, **page.params()})
+list_companies, count_companies = list_and_count(_company_query, lambda scope, rows, _: s.company_details(scope, rows))
 
 
 async def delete_company(request: Request, scope: Scope) -> Response:
@@ -259,16 +250,11 @@ async def _definition_query(request: Request, scope: Scope) -> tuple[QuerySet[Tr
     return query.order_by("-created_at", "-id"), _clean(echo)
 
 
-async def list_trait_definitions(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _definition_query(request, scope)
-    return ok([s.trait_definition(d) for d in await page.apply(query)], {**echo, **page.params()})
+async def _trait_definitions(scope: Scope, rows: list[Any], echo: dict[str, Any]) -> list[Any]:
+    return [s.trait_definition(d) for d in rows]
 
 
-async def count_trait_definitions(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _definition_query(request, scope)
-    return ok(s.count(await query.count()), {**echo, **page.params()})
+list_trait_definitions, count_trait_definitions = list_and_count(_definition_query, _trait_definitions)
 
 
 def _hierarchy(body: dict[str, Any]) -> str:
@@ -360,16 +346,7 @@ async def _key_definitions(request: Request, scope: Scope) -> tuple[list[dict[st
     return found, _clean(echo)
 
 
-async def list_key_definitions(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    found, echo = await _key_definitions(request, scope)
-    return ok(found[page.offset: page.offset + page.limit], {**echo, **page.params()})
-
-
-async def count_key_definitions(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    found, echo = await _key_definitions(request, scope)
-    return ok(s.count(len(found)), {**echo, **page.params()})
+list_key_definitions, count_key_definitions = list_and_count(_key_definitions)
 
 
 # ---------------------------------------------------------------- plan assignment

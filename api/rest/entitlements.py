@@ -13,6 +13,7 @@ from api.http import json_object
 from api.rest import params as p
 from api.rest import serializers as s
 from api.rest.envelope import ok
+from api.rest.listing import list_and_count
 from domain.catalog import entitlements
 from domain.catalog import repository as repo
 from domain.catalog.models import PlanEntitlement
@@ -99,16 +100,9 @@ async def _entitlement_query(request: Request, scope: Scope) -> tuple[QuerySet[P
     return query.order_by("-created_at", "-id"), _clean(echo)
 
 
-async def list_plan_entitlements(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _entitlement_query(request, scope)
-    return ok(await s.plan_entitlement_details(scope, await page.apply(query)), {**echo, **page.params()})
-
-
-async def count_plan_entitlements(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _entitlement_query(request, scope)
-    return ok(s.count(await query.count()), {**echo, **page.params()})
+list_plan_entitlements, count_plan_entitlements = list_and_count(
+    _entitlement_query, lambda scope, rows, _: s.plan_entitlement_details(scope, rows)
+)
 
 
 async def duplicate_plan_entitlements(request: Request, scope: Scope) -> Response:
@@ -201,16 +195,9 @@ async def _override_query(request: Request, scope: Scope) -> tuple[QuerySet[Comp
     return query.order_by("-created_at", "-id"), _clean(echo)
 
 
-async def list_company_overrides(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _override_query(request, scope)
-    return ok(await s.override_details(scope, await page.apply(query)), {**echo, **page.params()})
-
-
-async def count_company_overrides(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _override_query(request, scope)
-    return ok(s.count(await query.count()), {**echo, **page.params()})
+list_company_overrides, count_company_overrides = list_and_count(
+    _override_query, lambda scope, rows, _: s.override_details(scope, rows)
+)
 
 
 # ---------------------------------------------------------------- usage
@@ -246,17 +233,8 @@ async def _usage_rows(request: Request, scope: Scope) -> tuple[list[dict[str, An
                          "include_usage_aggregation": p.query_bool(q, "include_usage_aggregation")})
 
 
-async def list_feature_usage(request: Request, scope: Scope) -> Response:
-    """GET /feature-usage: usage and allocation of every feature the company is entitled to."""
-    page = p.page(request.query_params)
-    rows, echo = await _usage_rows(request, scope)
-    return ok(rows[page.offset: page.offset + page.limit], {**echo, **page.params()})
-
-
-async def count_feature_usage(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    rows, echo = await _usage_rows(request, scope)
-    return ok(s.count(len(rows)), {**echo, **page.params()})
+# GET /feature-usage: usage and allocation of every feature the company is entitled to
+list_feature_usage, count_feature_usage = list_and_count(_usage_rows)
 
 
 async def usage_by_company(request: Request, scope: Scope) -> Response:

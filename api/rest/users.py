@@ -13,6 +13,7 @@ from api.rest import params as p
 from api.rest import serializers as s
 from api.rest.companies import trait_change
 from api.rest.envelope import ok
+from api.rest.listing import list_and_count
 from domain.companies import repository, service, validation
 from domain.companies.models import User
 from domain.companies.repository import USER
@@ -83,16 +84,7 @@ async def _user_query(request: Request, scope: Scope) -> tuple[QuerySet[User], d
     return query.order_by("-created_at", "-id"), {k: v for k, v in echo.items() if v}
 
 
-async def list_users(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _user_query(request, scope)
-    return ok(await s.user_details(scope, await page.apply(query)), {**echo, **page.params()})
-
-
-async def count_users(request: Request, scope: Scope) -> Response:
-    page = p.page(request.query_params)
-    query, echo = await _user_query(request, scope)
-    return ok(s.count(await query.count()), {**echo, **page.params()})
+list_users, count_users = list_and_count(_user_query, lambda scope, rows, _: s.user_details(scope, rows))
 
 
 async def delete_user(request: Request, scope: Scope) -> Response:
