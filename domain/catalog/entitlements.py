@@ -1,11 +1,11 @@
 """Plan entitlements: what a plan or add-on grants of one feature. One per (plan, feature)."""
 
-from decimal import Decimal
+from typing import Unpack
 
 from domain.cache import changes
 from domain.catalog import repository as repo
 from domain.catalog import validation as v
-from domain.catalog.grants import GrantValue, clean_grant
+from domain.catalog.grants import GrantFields, GrantValue, clean_grant
 from domain.catalog.models import Feature, PlanEntitlement
 from domain.errors import InvalidInput
 from domain.scope import Scope
@@ -25,23 +25,15 @@ async def create_plan_entitlement(
     *,
     plan_id: str,
     feature_id: str,
-    value_type: str,
-    value_bool: bool | None = None,
-    value_numeric: int | None = None,
-    value_trait_id: str | None = None,
-    value_credit_id: str | None = None,
-    consumption_rate: str | Decimal | None = None,
-    metric_period: str | None = None,
-    metric_period_month_reset: str | None = None,
     price_behavior: str | None = None,
     soft_limit: int | None = None,
+    **fields: Unpack[GrantFields],
 ) -> PlanEntitlement:
     """Grant a feature on a plan. A `price_behavior` forces the value type (§1.13)."""
     scope.require_write("creating a plan entitlement")
     plan = await repo.get_plan(scope, plan_id, "plan_id")
     feature = await repo.get_feature(scope, feature_id, "feature_id")
-    value = GrantValue(value_type, value_bool, value_numeric, value_trait_id, value_credit_id, consumption_rate,
-                       metric_period, metric_period_month_reset)
+    value = GrantValue(**fields)
     row = await _clean(scope, feature, value, price_behavior, soft_limit)
     if await repo.scoped(PlanEntitlement, scope).filter(plan_id=plan.id, feature_id=feature.id).exists():
         raise InvalidInput(f"plan {plan.name!r} already has an entitlement for this feature", field="feature_id")
@@ -54,24 +46,16 @@ async def update_plan_entitlement(
     scope: Scope,
     entitlement_id: str,
     *,
-    value_type: str,
-    value_bool: bool | None = None,
-    value_numeric: int | None = None,
-    value_trait_id: str | None = None,
-    value_credit_id: str | None = None,
-    consumption_rate: str | Decimal | None = None,
-    metric_period: str | None = None,
-    metric_period_month_reset: str | None = None,
     price_behavior: str | None = None,
     soft_limit: int | None = None,
+    **fields: Unpack[GrantFields],
 ) -> PlanEntitlement:
     """Replace the value of an entitlement (PUT semantics: omitted fields are cleared). Its plan,
     feature and compiled rule ids stay."""
     scope.require_write("updating a plan entitlement")
     entitlement = await repo.get_plan_entitlement(scope, entitlement_id)
     feature = await repo.get_feature(scope, entitlement.feature_id, "feature_id")  # type: ignore[attr-defined]
-    value = GrantValue(value_type, value_bool, value_numeric, value_trait_id, value_credit_id, consumption_rate,
-                       metric_period, metric_period_month_reset)
+    value = GrantValue(**fields)
     row = await _clean(scope, feature, value, price_behavior, soft_limit)
     await entitlement.update_from_dict(row).save()
     await changes.record_change(scope.environment_id, changes.ENVIRONMENT, "*")

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Required, TypedDict
 
 from domain.catalog import repository as repo
 from domain.catalog import validation as v
@@ -27,6 +28,19 @@ _FEATURE_TYPES_BY_PRICE = {
     "tier": ("event", "trait"),
 }
 _METERED = ("numeric", "trait")  # value types whose limit is a usage metric on event features
+
+
+class GrantFields(TypedDict, total=False):
+    """The value fields as keyword arguments of the entitlement and override services (`GrantValue(**fields)`)."""
+
+    value_type: Required[str]
+    value_bool: bool | None
+    value_numeric: int | None
+    value_trait_id: str | None
+    value_credit_id: str | None
+    consumption_rate: str | Decimal | None
+    metric_period: str | None
+    metric_period_month_reset: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 per-feature overrides (one per company and feature, surviving plan changes)."""
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from typing import Unpack
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
@@ -11,7 +11,7 @@ from domain import ids
 from domain.cache import changes
 from domain.catalog import repository as repo
 from domain.catalog import validation as v
-from domain.catalog.grants import GrantValue, clean_grant
+from domain.catalog.grants import GrantFields, GrantValue, clean_grant
 from domain.catalog.models import Plan
 from domain.catalog.validation import UNSET, Unset
 from domain.companies.models import Company
@@ -129,23 +129,15 @@ async def create_company_override(
     *,
     company_id: str,
     feature_id: str,
-    value_type: str,
-    value_bool: bool | None = None,
-    value_numeric: int | None = None,
-    value_trait_id: str | None = None,
-    value_credit_id: str | None = None,
-    consumption_rate: str | Decimal | None = None,
-    metric_period: str | None = None,
-    metric_period_month_reset: str | None = None,
     expires_at: datetime | None = None,
     note: str | None = None,
+    **fields: Unpack[GrantFields],
 ) -> CompanyOverride:
     """Override what a company gets of one feature (same value model as plan entitlements)."""
     scope.require_write("creating a company override")
     company = await repo.get_company(scope, company_id)
     feature = await repo.get_feature(scope, feature_id, "feature_id")
-    value = GrantValue(value_type, value_bool, value_numeric, value_trait_id, value_credit_id, consumption_rate,
-                       metric_period, metric_period_month_reset)
+    value = GrantValue(**fields)
     row = await clean_grant(scope, feature, value)
     row["expires_at"] = _expiry(expires_at)
     row["notes"] = _notes(scope, [], note)
@@ -164,23 +156,15 @@ async def update_company_override(
     scope: Scope,
     override_id: str,
     *,
-    value_type: str,
-    value_bool: bool | None = None,
-    value_numeric: int | None = None,
-    value_trait_id: str | None = None,
-    value_credit_id: str | None = None,
-    consumption_rate: str | Decimal | None = None,
-    metric_period: str | None = None,
-    metric_period_month_reset: str | None = None,
     expires_at: datetime | Unset | None = UNSET,
     note: str | None = None,
+    **fields: Unpack[GrantFields],
 ) -> CompanyOverride:
     """Replace the override's value; `expires_at` changes only when given; `note` is appended."""
     scope.require_write("updating a company override")
     override = await get_company_override(scope, override_id)
     feature = await repo.get_feature(scope, override.feature_id, "feature_id")  # type: ignore[attr-defined]
-    value = GrantValue(value_type, value_bool, value_numeric, value_trait_id, value_credit_id, consumption_rate,
-                       metric_period, metric_period_month_reset)
+    value = GrantValue(**fields)
     row = await clean_grant(scope, feature, value)
     if expires_at is not UNSET:
         row["expires_at"] = _expiry(expires_at)
